@@ -1,0 +1,168 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/api/option"
+
+	"github.com/runyard/runyard/functions/api"
+	"github.com/runyard/runyard/shared/auth/authtest"
+	"github.com/runyard/runyard/shared/authn"
+	"github.com/runyard/runyard/shared/httpx"
+	"github.com/runyard/runyard/shared/store/storetest"
+)
+
+// env is one api handler over its own emulator project, with test Google keys.
+type env struct {
+	h    http.Handler
+	g    *authtest.Google
+	logs *bytes.Buffer
+}
+
+type envOptions struct {
+	dev authn.DevVerifier
+}
+
+func newEnv(tb testing.TB, opts ...envOptions) *env {
+	tb.Helper()
+	var o envOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	st := storetest.NewEmulatorStore(tb)
+	g := authtest.NewGoogle(tb)
+	logs := &bytes.Buffer{}
+	cfg := api.Config{ProjectID: "test", Audiences: []string{authtest.DefaultAudience},
+		RequestTimeout: time.Minute, MaxBodyBytes: 64 << 10}
+	if err := cfg.Validate(); err != nil {
+		tb.Fatal(err)
+	}
+	h, err := api.Build(context.Background(), cfg, api.Options{
+		Store: st, IDTokenOptions: []option.ClientOption{g.ClientOption()},
+		Logger: slog.New(slog.NewJSONHandler(&syncWriter{w: logs}, nil)), Dev: o.dev,
+	})
+	if err != nil {
+		tb.Fatalf("api.Build: %v", err)
+	}
+	return &env{h: h, g: g, logs: logs}
+}
+
+// user returns an Authorization value for a signed-in Google user.
+func (e *env) user(tb testing.TB, email string) string {
+	return "Bearer " + e.g.IDToken(tb, authtest.Claims{Email: email})
+}
+
+// do sends a request; cred is a full Authorization value, or "key:<api key>" for X-API-Key.
+func (e *env) do(tb testing.TB, method, path, cred string, body any) *httptest.ResponseRecorder {
+	tb.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		r = bytes.NewReader(j)
+	}
+	req := httptest.NewRequest(method, path, r)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	switch {
+	case strings.HasPrefix(cred, "key:"):
+		req.Header.Set("X-API-Key", strings.TrimPrefix(cred, "key:"))
+	case cred != "":
+		req.Header.Set("Authorization", cred)
+	}
+	req.Header.Set("User-Agent", "runyard-test")
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	return rec
+}
+
+// must sends a request and fails unless it gets want; it decodes the answer into out.
+func (e *env) must(tb testing.TB, want int, method, path, cred string, body, out any) {
+	tb.Helper()
+	rec := e.do(tb, method, path, cred, body)
+	if rec.Code != want {
+		tb.Fatalf("%s %s: status %d, want %d: %s", method, path, rec.Code, want, rec.Body)
+	}
+	if out != nil {
+		if err := json.Unmarshal(rec.Body.Bytes(), out); err != nil {
+			tb.Fatalf("%s %s: decode %s: %v", method, path, rec.Body, err)
+		}
+	}
+}
+
+// errorCode returns the envelope's code, failing if the body is not an envelope.
+func errorCode(tb testing.TB, rec *httptest.ResponseRecorder) string {
+	tb.Helper()
+	var env httpx.Envelope
+	if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil || env.Error.Code == "" || env.Error.Message == "" {
+		tb.Fatalf("not an error envelope (%v): %s", err, rec.Body)
+	}
+	return env.Error.Code
+}
+
+type keyResp struct {
+	ID  string `json:"id"`
+	Key string `json:"key"`
+}
+
+// fixture is a tenant "acme" with an owner, an admin, a member, an active and a revoked API
+// key, and a second tenant "other" with its own owner and key.
+type fixture struct {
+	*env
+	owner, admin, member, otherOwner string // Authorization values
+	key, revokedKey, otherKey           string // "key:…" values
+}
+
+const (
+	ownerEmail  = "owner@acme.test"
+	adminEmail  = "admin@acme.test"
+	memberEmail = "member@acme.test"
+)
+
+func newFixture(tb testing.TB) *fixture {
+	tb.Helper()
+	e := newEnv(tb)
+	f := &fixture{env: e,
+		owner: e.user(tb, ownerEmail), admin: e.user(tb, adminEmail), member: e.user(tb, memberEmail),
+		otherOwner: e.user(tb, "boss@other.test")}
+	e.must(tb, 201, "POST", "/v1/tenants", f.owner, api.CreateTenantRequest{ID: "acme", Name: "Acme"}, nil)
+	e.must(tb, 201, "POST", "/v1/tenants/acme/members", f.owner, api.AddMemberRequest{Email: adminEmail, Role: "admin"}, nil)
+	e.must(tb, 201, "POST", "/v1/tenants/acme/members", f.owner, api.AddMemberRequest{Email: memberEmail}, nil)
+	var k, rk, ok keyResp
+	e.must(tb, 201, "POST", "/v1/tenants/acme/apikeys", f.owner, api.CreateAPIKeyRequest{Name: "ci", Scopes: []string{"runtimes"}}, &k)
+	e.must(tb, 201, "POST", "/v1/tenants/acme/apikeys", f.owner, api.CreateAPIKeyRequest{Name: "old"}, &rk)
+	e.must(tb, 204, "DELETE", "/v1/tenants/acme/apikeys/"+rk.ID, f.owner, nil, nil)
+	e.must(tb, 201, "POST", "/v1/tenants", f.otherOwner, api.CreateTenantRequest{ID: "other", Name: "Other"}, nil)
+	e.must(tb, 201, "POST", "/v1/tenants/other/apikeys", f.otherOwner, api.CreateAPIKeyRequest{Name: "x"}, &ok)
+	f.key, f.revokedKey, f.otherKey = "key:"+k.Key, "key:"+rk.Key, "key:"+ok.Key
+	return f
+}
+
+// syncWriter makes a bytes.Buffer safe for concurrent log writes.
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}

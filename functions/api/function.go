@@ -1,0 +1,105 @@
+// Package api is the api function: the HTTPS API for frontends and CLIs — tenants, members,
+// API keys and the audit log (later: runtimes, builds, secrets, usage).
+//
+// init only registers the function; backends are built on the first request, once, so
+// importing this package (tests, runyard dev) never dials a cloud API.
+package api
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+	"google.golang.org/api/option"
+
+	"github.com/runyard/runyard/shared/auth"
+	"github.com/runyard/runyard/shared/authn"
+	"github.com/runyard/runyard/shared/config"
+	"github.com/runyard/runyard/shared/httpx"
+	"github.com/runyard/runyard/shared/logging"
+	"github.com/runyard/runyard/shared/store"
+	"github.com/runyard/runyard/shared/store/firestore"
+	"github.com/runyard/runyard/shared/tenancy"
+)
+
+// FunctionName is the function's name everywhere: folder, FunctionName, image, service.
+const FunctionName = "api"
+
+func init() { functions.HTTP(FunctionName, serve) }
+
+var handler = sync.OnceValues(func() (http.Handler, error) {
+	ctx := context.Background()
+	var cfg Config
+	if err := config.Load(ctx, &cfg); err != nil {
+		return nil, err
+	}
+	return Build(ctx, cfg, Options{Logger: logging.New(os.Stdout, logging.ParseLevel(cfg.LogLevel))})
+})
+
+func serve(w http.ResponseWriter, r *http.Request) {
+	h, err := handler()
+	if err != nil {
+		slog.ErrorContext(r.Context(), "api: start", "error", err)
+		httpx.Error(w, r, httpx.Errorf(http.StatusServiceUnavailable, httpx.CodeUnavailable, "service is misconfigured").WithCause(err))
+		return
+	}
+	h.ServeHTTP(w, r)
+}
+
+// Options are the backends Build uses; zero values mean the production ones from Config.
+type Options struct {
+	Logger *slog.Logger
+	// Store replaces the Firestore store.
+	Store store.Store
+	// IDTokenOptions are passed to the ID token validator (tests serve test keys with them).
+	IDTokenOptions []option.ClientOption
+	// Dev verifies local dev tokens. Only `runyard dev` sets it; the deployed function never does.
+	Dev authn.DevVerifier
+}
+
+// Build wires the function's handler from cfg and opts.
+func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	st := opts.Store
+	if st == nil {
+		var err error
+		st, err = firestore.NewWithConfig(ctx, firestore.Config{ProjectID: cfg.ProjectID, DatabaseID: cfg.FirestoreDatabase})
+		if err != nil {
+			return nil, fmt.Errorf("api: store: %w", err)
+		}
+	}
+	ten, err := tenancy.NewService(st, newAPIKey)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := auth.NewIDTokenVerifier(ctx, cfg.Audiences, opts.IDTokenOptions...)
+	if err != nil {
+		return nil, fmt.Errorf("api: id tokens: %w", err)
+	}
+	an, err := authn.New(ten, ids, opts.Dev)
+	if err != nil {
+		return nil, err
+	}
+	s, err := NewServer(cfg, ten, an)
+	if err != nil {
+		return nil, err
+	}
+	return httpx.Stack(s.Routes(), httpx.Options{
+		Logger: opts.Logger, ProjectID: cfg.ProjectID, MaxBody: cfg.MaxBodyBytes, Timeout: cfg.RequestTimeout,
+	}), nil
+}
+
+// newAPIKey adapts auth.NewAPIKey to tenancy.NewKeyFunc.
+func newAPIKey(tenant string) (id, plaintext, hash, prefix string, err error) {
+	k, err := auth.NewAPIKey(tenant)
+	if err != nil {
+		return "", "", "", "", err
+	}
+	return k.ID, k.Plaintext, k.Hash, k.Prefix, nil
+}

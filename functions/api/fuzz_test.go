@@ -1,0 +1,57 @@
+package api_test
+
+import (
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// fuzzFixture is shared by the fuzz targets: one emulator project for the whole run.
+var (
+	fuzzOnce sync.Once
+	fuzzFix  *fixture
+)
+
+func sharedFixture(f *testing.F) *fixture {
+	fuzzOnce.Do(func() { fuzzFix = newFixture(f) })
+	return fuzzFix
+}
+
+// fuzzBody posts body to path and checks the answer is a 2xx or a 4xx envelope, never a 5xx.
+func fuzzBody(t *testing.T, fx *fixture, path, body string) {
+	req := httptest.NewRequest("POST", path, strings.NewReader(body))
+	req.Header.Set("Authorization", fx.owner)
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	fx.h.ServeHTTP(rec, req)
+	switch {
+	case rec.Code >= 200 && rec.Code < 300:
+	case rec.Code >= 400 && rec.Code < 500:
+		errorCode(t, rec)
+	default:
+		t.Fatalf("POST %s %q: status %d: %s", path, body, rec.Code, rec.Body)
+	}
+}
+
+func FuzzCreateTenantBody(f *testing.F) {
+	for _, s := range []string{
+		`{"id":"acme-2","name":"Acme"}`, `{"id":"a","name":""}`, `{"id":"zz9","name":"\u0000"}`,
+		`{"id":"abc","name":"x","extra":1}`, `{"id":["x"]}`, `{`, `null`, `{"id":"abc","name":"` + strings.Repeat("é", 120) + `"}`,
+	} {
+		f.Add(s)
+	}
+	fx := sharedFixture(f)
+	f.Fuzz(func(t *testing.T, body string) { fuzzBody(t, fx, "/v1/tenants", body) })
+}
+
+func FuzzCreateAPIKeyBody(f *testing.F) {
+	for _, s := range []string{
+		`{"name":"ci"}`, `{"name":"ci","scopes":["runtimes"]}`, `{"name":"ci","scopes":["runtimes","runtimes"]}`,
+		`{"name":"ci","scopes":"runtimes"}`, `{"name":"","scopes":[]}`, `{"scopes":[null]}`, `{"name":1}`, `[]`,
+	} {
+		f.Add(s)
+	}
+	fx := sharedFixture(f)
+	f.Fuzz(func(t *testing.T, body string) { fuzzBody(t, fx, "/v1/tenants/acme/apikeys", body) })
+}

@@ -1,0 +1,50 @@
+package tenancy
+
+// Action names one kind of operation on a tenant; audit events record it.
+type Action string
+
+// Actions. Mutating actions are audited.
+const (
+	ActTenantCreate Action = "tenant.create"
+	ActTenantRead   Action = "tenant.read"
+	ActMembersList  Action = "members.list"
+	ActMemberAdd    Action = "members.add"
+	ActMemberRemove Action = "members.remove"
+	ActAPIKeysList  Action = "apikeys.list"
+	ActAPIKeyCreate Action = "apikeys.create"
+	ActAPIKeyRevoke Action = "apikeys.revoke"
+	ActAuditRead    Action = "audit.read"
+)
+
+// Permissions is the permission table: the weakest member role allowed each action, and
+// whether a tenant API key may do it. README.md of functions/api renders this table; a test
+// keeps the two in step.
+var Permissions = map[Action]Permission{
+	ActTenantRead:   {MinRole: RoleMember, APIKey: true},
+	ActMembersList:  {MinRole: RoleMember},
+	ActMemberAdd:    {MinRole: RoleAdmin},
+	ActMemberRemove: {MinRole: RoleAdmin},
+	ActAPIKeysList:  {MinRole: RoleAdmin},
+	ActAPIKeyCreate: {MinRole: RoleAdmin},
+	ActAPIKeyRevoke: {MinRole: RoleAdmin},
+	ActAuditRead:    {MinRole: RoleAdmin},
+}
+
+// Permission is one row of the table.
+type Permission struct {
+	MinRole Role
+	// APIKey: a tenant API key may perform the action on its own tenant.
+	APIKey bool
+}
+
+// Allowed reports whether a member with role r may perform a.
+func Allowed(r Role, a Action) bool {
+	p, ok := Permissions[a]
+	return ok && r.AtLeast(p.MinRole)
+}
+
+// Further rules the table cannot show, enforced by Service:
+//   - only an owner may add an owner or remove an owner;
+//   - any member may remove themselves (leave), except the last owner;
+//   - the last owner can never be removed;
+//   - only signed-in users (not API keys) create tenants; the creator becomes its owner.
