@@ -127,7 +127,7 @@ type keyResp struct {
 type fixture struct {
 	*env
 	owner, admin, member, otherOwner string // Authorization values
-	key, revokedKey, otherKey           string // "key:…" values
+	key, revokedKey, otherKey        string // "key:…" values
 }
 
 const (

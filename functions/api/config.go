@@ -35,3 +35,9 @@ func (c *Config) Validate() error {
 	p.Check(c.MaxBodyBytes >= 1024 && c.MaxBodyBytes <= 32<<20, "MAX_BODY_BYTES must be 1 KiB to 32 MiB, got %d", c.MaxBodyBytes)
 	return p.Err()
 }
+
+// Defaults that callers building a Config by hand (runyard dev, tests) use.
+const (
+	DefaultRequestTimeout = 30 * time.Second
+	DefaultMaxBodyBytes   = 1 << 20
+)

@@ -44,8 +44,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		want [8]int
 	}
 	const (
-		u = 401
-		n = 404
+		u  = 401
+		n  = 404
 		f4 = 403
 	)
 	p := func(s string) func(int) string { return func(int) string { return s } }
