@@ -3,20 +3,8 @@ package api_test
 import (
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 )
-
-// fuzzFixture is shared by the fuzz targets: one emulator project for the whole run.
-var (
-	fuzzOnce sync.Once
-	fuzzFix  *fixture
-)
-
-func sharedFixture(f *testing.F) *fixture {
-	fuzzOnce.Do(func() { fuzzFix = newFixture(f) })
-	return fuzzFix
-}
 
 // fuzzBody posts body to path and checks the answer is a 2xx or a 4xx envelope, never a 5xx.
 func fuzzBody(t *testing.T, fx *fixture, path, body string) {
@@ -41,7 +29,7 @@ func FuzzCreateTenantBody(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	fx := sharedFixture(f)
+	fx := newFixture(f) // one emulator project per target; its cleanup runs when the target ends
 	f.Fuzz(func(t *testing.T, body string) { fuzzBody(t, fx, "/v1/tenants", body) })
 }
 
@@ -52,6 +40,6 @@ func FuzzCreateAPIKeyBody(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	fx := sharedFixture(f)
+	fx := newFixture(f) // one emulator project per target; its cleanup runs when the target ends
 	f.Fuzz(func(t *testing.T, body string) { fuzzBody(t, fx, "/v1/tenants/acme/apikeys", body) })
 }

@@ -432,7 +432,7 @@ func (s *Service) auditTx(tx store.Tx, c Caller, tenant string, a Action, target
 }
 
 func (s *Service) event(c Caller, a Action, target, outcome, reason string, now time.Time) AuditEvent {
-	return AuditEvent{ID: newAuditID(now), Actor: c.Actor(), ActorKind: string(c.Kind), Action: string(a),
+	return AuditEvent{ID: store.NewReverseSortableID(now), Actor: c.Actor(), ActorKind: string(c.Kind), Action: string(a),
 		Target: target, Outcome: outcome, Reason: reason, IP: c.IP, UserAgent: c.UserAgent, RequestID: c.RequestID, Time: now}
 }
 

@@ -9,6 +9,7 @@ package tenancy
 
 import (
 	"errors"
+	"github.com/runyard/runyard/shared/ids"
 	"regexp"
 	"time"
 )
@@ -140,8 +141,7 @@ const (
 )
 
 var (
-	tenantIDRE = regexp.MustCompile(`^[a-z][a-z0-9-]{1,25}[a-z0-9]$`)
-	keyIDRE    = regexp.MustCompile(`^[a-z0-9]{1,32}$`)
+	keyIDRE = regexp.MustCompile(`^[a-z0-9]{1,32}$`)
 	// emailRE is deliberately narrow: the member id is the lower-cased email.
 	emailRE = regexp.MustCompile(`^[a-z0-9._%+-]{1,64}@[a-z0-9-]{1,63}(\.[a-z0-9-]{1,63})+$`)
 )
@@ -154,8 +154,8 @@ const (
 )
 
 // ValidTenantID: 3–27 characters of [a-z0-9-], starting with a letter and not ending with '-'
-// (27 leaves room for per-tenant resource names such as the rt-<tenant> service account).
-func ValidTenantID(id string) bool { return tenantIDRE.MatchString(id) }
+// (ids.ValidTenant).
+func ValidTenantID(id string) bool { return ids.ValidTenant(id) }
 
 // ValidKeyID reports whether id can be an API key id.
 func ValidKeyID(id string) bool { return keyIDRE.MatchString(id) }
