@@ -19,6 +19,8 @@ import (
 	"github.com/runyard/runyard/shared/auth/authtest"
 	"github.com/runyard/runyard/shared/authn"
 	"github.com/runyard/runyard/shared/httpx"
+	"github.com/runyard/runyard/shared/secrets/secretmanager"
+	"github.com/runyard/runyard/shared/secrets/secretstest"
 	"github.com/runyard/runyard/shared/store/storetest"
 )
 
@@ -26,7 +28,9 @@ import (
 type env struct {
 	h    http.Handler
 	g    *authtest.Google
-	logs *bytes.Buffer
+	logs *syncWriter
+	// sm is the in-process Secret Manager the real client talks to.
+	sm *secretstest.FakeSecretManager
 }
 
 type envOptions struct {
@@ -41,20 +45,22 @@ func newEnv(tb testing.TB, opts ...envOptions) *env {
 	}
 	st := storetest.NewEmulatorStore(tb)
 	g := authtest.NewGoogle(tb)
-	logs := &bytes.Buffer{}
+	logs := &syncWriter{w: &bytes.Buffer{}}
+	sm, smClient := secretstest.NewFake(tb)
 	cfg := api.Config{ProjectID: "test", Audiences: []string{authtest.DefaultAudience},
-		RequestTimeout: time.Minute, MaxBodyBytes: 64 << 10}
+		RequestTimeout: time.Minute, MaxBodyBytes: api.DefaultMaxBodyBytes}
 	if err := cfg.Validate(); err != nil {
 		tb.Fatal(err)
 	}
 	h, err := api.Build(context.Background(), cfg, api.Options{
 		Store: st, IDTokenOptions: []option.ClientOption{g.ClientOption()},
-		Logger: slog.New(slog.NewJSONHandler(&syncWriter{w: logs}, nil)), Dev: o.dev,
+		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Dev: o.dev,
+		Secrets: secretmanager.NewFromClient(smClient, "test"),
 	})
 	if err != nil {
 		tb.Fatalf("api.Build: %v", err)
 	}
-	return &env{h: h, g: g, logs: logs}
+	return &env{h: h, g: g, logs: logs, sm: sm}
 }
 
 // user returns an Authorization value for a signed-in Google user.
@@ -165,4 +171,10 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
 }

@@ -12,6 +12,8 @@ type Config struct {
 	ProjectID string `env:"GOOGLE_CLOUD_PROJECT"`
 	// FirestoreDatabase is the Firestore database id.
 	FirestoreDatabase string `env:"FIRESTORE_DATABASE, default=(default)"`
+	// SecretsProject is the project holding tenant secrets (default: ProjectID).
+	SecretsProject string `env:"SECRETS_PROJECT"`
 	// Audiences are the accepted Google ID token audiences (OAuth client ids of the frontends,
 	// or this service's URL for service-to-service callers). Comma-separated.
 	Audiences []string `env:"RUNYARD_AUDIENCES"`

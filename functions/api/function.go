@@ -21,6 +21,8 @@ import (
 	"github.com/runyard/runyard/shared/config"
 	"github.com/runyard/runyard/shared/httpx"
 	"github.com/runyard/runyard/shared/logging"
+	"github.com/runyard/runyard/shared/secrets"
+	"github.com/runyard/runyard/shared/secrets/secretmanager"
 	"github.com/runyard/runyard/shared/store"
 	"github.com/runyard/runyard/shared/store/firestore"
 	"github.com/runyard/runyard/shared/tenancy"
@@ -55,6 +57,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Store replaces the Firestore store.
 	Store store.Store
+	// Secrets replaces the Secret Manager backend of tenant secrets.
+	Secrets secrets.Manager
 	// IDTokenOptions are passed to the ID token validator (tests serve test keys with them).
 	IDTokenOptions []option.ClientOption
 	// Dev verifies local dev tokens. Only `runyard dev` sets it; the deployed function never does.
@@ -74,7 +78,19 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 			return nil, fmt.Errorf("api: store: %w", err)
 		}
 	}
-	ten, err := tenancy.NewService(st, newAPIKey)
+	sec := opts.Secrets
+	if sec == nil {
+		project := cfg.SecretsProject
+		if project == "" {
+			project = cfg.ProjectID
+		}
+		var err error
+		sec, err = secretmanager.New(ctx, project)
+		if err != nil {
+			return nil, fmt.Errorf("api: secrets: %w", err)
+		}
+	}
+	ten, err := tenancy.NewService(st, newAPIKey, tenancy.WithSecrets(sec))
 	if err != nil {
 		return nil, err
 	}

@@ -19,23 +19,6 @@ type CreateAPIKeyResponse struct {
 	Key string `json:"key"`
 }
 
-func (s *Server) handleListAPIKeys(w http.ResponseWriter, r *http.Request, c tenancy.Caller) error {
-	t, err := tenantID(r)
-	if err != nil {
-		return err
-	}
-	q, err := pageQuery(r)
-	if err != nil {
-		return err
-	}
-	page, err := s.tenancy.ListAPIKeys(r.Context(), c, t, q)
-	if err != nil {
-		return err
-	}
-	httpx.JSON(w, r, http.StatusOK, page)
-	return nil
-}
-
 func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request, c tenancy.Caller) error {
 	t, err := tenantID(r)
 	if err != nil {
@@ -61,37 +44,4 @@ func keyID(r *http.Request) (string, error) {
 		return "", httpx.BadRequest(httpx.CodeInvalidID, "API key id must be 1-32 characters of a-z and 0-9")
 	}
 	return id, nil
-}
-
-func (s *Server) handleGetAPIKey(w http.ResponseWriter, r *http.Request, c tenancy.Caller) error {
-	t, err := tenantID(r)
-	if err != nil {
-		return err
-	}
-	id, err := keyID(r)
-	if err != nil {
-		return err
-	}
-	k, err := s.tenancy.GetAPIKey(r.Context(), c, t, id)
-	if err != nil {
-		return err
-	}
-	httpx.JSON(w, r, http.StatusOK, k)
-	return nil
-}
-
-func (s *Server) handleRevokeAPIKey(w http.ResponseWriter, r *http.Request, c tenancy.Caller) error {
-	t, err := tenantID(r)
-	if err != nil {
-		return err
-	}
-	id, err := keyID(r)
-	if err != nil {
-		return err
-	}
-	if err := s.tenancy.RevokeAPIKey(r.Context(), c, t, id); err != nil {
-		return err
-	}
-	httpx.JSON(w, r, http.StatusNoContent, nil)
-	return nil
 }

@@ -14,23 +14,6 @@ type AddMemberRequest struct {
 	Role  tenancy.Role `json:"role"`
 }
 
-func (s *Server) handleListMembers(w http.ResponseWriter, r *http.Request, c tenancy.Caller) error {
-	t, err := tenantID(r)
-	if err != nil {
-		return err
-	}
-	q, err := pageQuery(r)
-	if err != nil {
-		return err
-	}
-	page, err := s.tenancy.ListMembers(r.Context(), c, t, q)
-	if err != nil {
-		return err
-	}
-	httpx.JSON(w, r, http.StatusOK, page)
-	return nil
-}
-
 func (s *Server) handleAddMember(w http.ResponseWriter, r *http.Request, c tenancy.Caller) error {
 	t, err := tenantID(r)
 	if err != nil {
@@ -56,37 +39,4 @@ func memberID(r *http.Request) (string, error) {
 		return "", httpx.BadRequest(httpx.CodeInvalidID, "member id must be an email address")
 	}
 	return u, nil
-}
-
-func (s *Server) handleGetMember(w http.ResponseWriter, r *http.Request, c tenancy.Caller) error {
-	t, err := tenantID(r)
-	if err != nil {
-		return err
-	}
-	u, err := memberID(r)
-	if err != nil {
-		return err
-	}
-	m, err := s.tenancy.GetMember(r.Context(), c, t, u)
-	if err != nil {
-		return err
-	}
-	httpx.JSON(w, r, http.StatusOK, m)
-	return nil
-}
-
-func (s *Server) handleRemoveMember(w http.ResponseWriter, r *http.Request, c tenancy.Caller) error {
-	t, err := tenantID(r)
-	if err != nil {
-		return err
-	}
-	u, err := memberID(r)
-	if err != nil {
-		return err
-	}
-	if err := s.tenancy.RemoveMember(r.Context(), c, t, u); err != nil {
-		return err
-	}
-	httpx.JSON(w, r, http.StatusNoContent, nil)
-	return nil
 }

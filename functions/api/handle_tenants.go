@@ -26,16 +26,3 @@ func (s *Server) handleCreateTenant(w http.ResponseWriter, r *http.Request, c te
 	httpx.JSON(w, r, http.StatusCreated, t)
 	return nil
 }
-
-func (s *Server) handleGetTenant(w http.ResponseWriter, r *http.Request, c tenancy.Caller) error {
-	id, err := tenantID(r)
-	if err != nil {
-		return err
-	}
-	t, err := s.tenancy.GetTenant(r.Context(), c, id)
-	if err != nil {
-		return err
-	}
-	httpx.JSON(w, r, http.StatusOK, t)
-	return nil
-}

@@ -1,10 +1,12 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
 	"github.com/runyard/runyard/shared/httpx"
+	"github.com/runyard/runyard/shared/tenancy"
 )
 
 // Routes returns the function's router. Paths are relative to the function's root
@@ -14,19 +16,27 @@ func (s *Server) Routes() http.Handler {
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 
 	mux.Handle("POST /v1/tenants", s.authed(s.handleCreateTenant))
-	mux.Handle("GET /v1/tenants/{t}", s.authed(s.handleGetTenant))
+	mux.Handle("GET /v1/tenants/{t}", s.authed(getHandler(nil, tenantOnly(s.tenancy.GetTenant))))
+	mux.Handle("DELETE /v1/tenants/{t}", s.authed(deleteHandler(nil, func(ctx context.Context, c tenancy.Caller, t, _ string) error {
+		return s.tenancy.DeleteTenant(ctx, c, t)
+	})))
 
-	mux.Handle("GET /v1/tenants/{t}/members", s.authed(s.handleListMembers))
+	mux.Handle("GET /v1/tenants/{t}/members", s.authed(listHandler(s.tenancy.ListMembers)))
 	mux.Handle("POST /v1/tenants/{t}/members", s.authed(s.handleAddMember))
-	mux.Handle("GET /v1/tenants/{t}/members/{user}", s.authed(s.handleGetMember))
-	mux.Handle("DELETE /v1/tenants/{t}/members/{user}", s.authed(s.handleRemoveMember))
+	mux.Handle("GET /v1/tenants/{t}/members/{user}", s.authed(getHandler(memberID, s.tenancy.GetMember)))
+	mux.Handle("DELETE /v1/tenants/{t}/members/{user}", s.authed(deleteHandler(memberID, s.tenancy.RemoveMember)))
 
-	mux.Handle("GET /v1/tenants/{t}/apikeys", s.authed(s.handleListAPIKeys))
+	mux.Handle("GET /v1/tenants/{t}/apikeys", s.authed(listHandler(s.tenancy.ListAPIKeys)))
 	mux.Handle("POST /v1/tenants/{t}/apikeys", s.authed(s.handleCreateAPIKey))
-	mux.Handle("GET /v1/tenants/{t}/apikeys/{id}", s.authed(s.handleGetAPIKey))
-	mux.Handle("DELETE /v1/tenants/{t}/apikeys/{id}", s.authed(s.handleRevokeAPIKey))
+	mux.Handle("GET /v1/tenants/{t}/apikeys/{id}", s.authed(getHandler(keyID, s.tenancy.GetAPIKey)))
+	mux.Handle("DELETE /v1/tenants/{t}/apikeys/{id}", s.authed(deleteHandler(keyID, s.tenancy.RevokeAPIKey)))
 
-	mux.Handle("GET /v1/tenants/{t}/audit", s.authed(s.handleListAudit))
+	mux.Handle("GET /v1/tenants/{t}/audit", s.authed(listHandler(s.tenancy.ListAudit)))
+
+	mux.Handle("GET /v1/tenants/{t}/secrets", s.authed(listHandler(s.tenancy.ListSecrets)))
+	mux.Handle("GET /v1/tenants/{t}/secrets/{name}", s.authed(getHandler(secretName, s.tenancy.GetSecret)))
+	mux.Handle("PUT /v1/tenants/{t}/secrets/{name}", s.authed(s.handlePutSecret))
+	mux.Handle("DELETE /v1/tenants/{t}/secrets/{name}", s.authed(deleteHandler(secretName, s.tenancy.DeleteSecret)))
 
 	mux.Handle("/", notFound(mux))
 	return mux

@@ -50,6 +50,8 @@ const (
 	CodeTenantNotFound = "tenant_not_found"
 	CodeLastOwner      = "last_owner"
 	CodeQuotaExceeded  = "quota_exceeded"
+	CodeSecretName     = "invalid_secret_name"
+	CodeSecretTooLarge = "secret_too_large"
 )
 
 // asAPIError maps domain errors to answers; only here do errors meet HTTP statuses.
@@ -65,6 +67,12 @@ func asAPIError(err error) error {
 		return httpx.NotFound(CodeTenantNotFound, "tenant not found")
 	case errors.Is(err, tenancy.ErrForbidden):
 		return httpx.Forbidden("%s", msg(tenancy.ErrForbidden)).WithCause(err)
+	case errors.Is(err, tenancy.ErrSecretName):
+		return httpx.BadRequest(CodeSecretName, "%s", msg(tenancy.ErrSecretName))
+	case errors.Is(err, tenancy.ErrSecretTooLarge):
+		return httpx.Errorf(http.StatusRequestEntityTooLarge, CodeSecretTooLarge, "%s", msg(tenancy.ErrSecretTooLarge))
+	case errors.Is(err, tenancy.ErrUnavailable):
+		return httpx.Errorf(http.StatusServiceUnavailable, httpx.CodeUnavailable, "a backend is unavailable, retry").WithCause(err)
 	case errors.Is(err, tenancy.ErrInvalidID):
 		return httpx.BadRequest(httpx.CodeInvalidID, "%s", msg(tenancy.ErrInvalidID))
 	case errors.Is(err, tenancy.ErrInvalid):

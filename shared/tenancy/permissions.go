@@ -7,6 +7,7 @@ type Action string
 const (
 	ActTenantCreate Action = "tenant.create"
 	ActTenantRead   Action = "tenant.read"
+	ActTenantDelete Action = "tenant.delete"
 	ActMembersList  Action = "members.list"
 	ActMemberAdd    Action = "members.add"
 	ActMemberRemove Action = "members.remove"
@@ -14,6 +15,9 @@ const (
 	ActAPIKeyCreate Action = "apikeys.create"
 	ActAPIKeyRevoke Action = "apikeys.revoke"
 	ActAuditRead    Action = "audit.read"
+	ActSecretsList  Action = "secrets.list"
+	ActSecretPut    Action = "secrets.put"
+	ActSecretDelete Action = "secrets.delete"
 )
 
 // Permissions is the permission table: the weakest member role allowed each action, and
@@ -21,6 +25,7 @@ const (
 // keeps the two in step.
 var Permissions = map[Action]Permission{
 	ActTenantRead:   {MinRole: RoleMember, APIKey: true},
+	ActTenantDelete: {MinRole: RoleOwner},
 	ActMembersList:  {MinRole: RoleMember},
 	ActMemberAdd:    {MinRole: RoleAdmin},
 	ActMemberRemove: {MinRole: RoleAdmin},
@@ -28,6 +33,9 @@ var Permissions = map[Action]Permission{
 	ActAPIKeyCreate: {MinRole: RoleAdmin},
 	ActAPIKeyRevoke: {MinRole: RoleAdmin},
 	ActAuditRead:    {MinRole: RoleAdmin},
+	ActSecretsList:  {MinRole: RoleMember},
+	ActSecretPut:    {MinRole: RoleAdmin},
+	ActSecretDelete: {MinRole: RoleAdmin},
 }
 
 // Permission is one row of the table.

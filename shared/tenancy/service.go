@@ -10,6 +10,7 @@ import (
 	"unicode"
 
 	"github.com/runyard/runyard/shared/logging"
+	"github.com/runyard/runyard/shared/secrets"
 	"github.com/runyard/runyard/shared/store"
 )
 
@@ -56,21 +57,34 @@ var KnownScopes = []string{ScopeRuntimes}
 // Service performs tenancy operations: each authorizes the caller, runs in one store
 // transaction together with its audit event, and maps store errors to this package's errors.
 type Service struct {
-	store  store.Store
-	newKey NewKeyFunc
-	now    func() time.Time
+	store   store.Store
+	newKey  NewKeyFunc
+	secrets secrets.Manager
+	now     func() time.Time
 }
 
-// NewService returns a Service; newKey must not be nil.
-func NewService(s store.Store, newKey NewKeyFunc) (*Service, error) {
-	if s == nil || newKey == nil {
+// Option configures a Service.
+type Option func(*Service)
+
+// WithSecrets sets the backend holding secret values; without it secret operations answer
+// ErrUnavailable.
+func WithSecrets(m secrets.Manager) Option { return func(s *Service) { s.secrets = m } }
+
+// NewService returns a Service; st and newKey must not be nil.
+func NewService(st store.Store, newKey NewKeyFunc, opts ...Option) (*Service, error) {
+	if st == nil || newKey == nil {
 		return nil, errors.New("tenancy.NewService: store and newKey are required")
 	}
-	return &Service{store: s, newKey: newKey, now: func() time.Time { return time.Now().UTC() }}, nil
+	s := &Service{store: st, newKey: newKey, now: func() time.Time { return time.Now().UTC() }}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // mutating actions are audited, including denials.
-var mutating = map[Action]bool{ActMemberAdd: true, ActMemberRemove: true, ActAPIKeyCreate: true, ActAPIKeyRevoke: true}
+var mutating = map[Action]bool{ActTenantDelete: true, ActMemberAdd: true, ActMemberRemove: true, ActAPIKeyCreate: true,
+	ActAPIKeyRevoke: true, ActSecretPut: true, ActSecretDelete: true}
 
 // Authorize checks that c may perform a on tenant and returns c's member role ("" for an API
 // key). A caller with no standing in the tenant gets ErrTenantNotFound, whether or not the
@@ -464,7 +478,8 @@ func (s *Service) finish(ctx context.Context, c Caller, tenant string, a Action,
 		err = fmt.Errorf("%w: %s", ErrNotFound, what)
 	case errors.Is(err, ErrForbidden):
 		outcome = OutcomeDenied
-	case errors.Is(err, ErrLastOwner), errors.Is(err, ErrQuota):
+	case errors.Is(err, ErrLastOwner), errors.Is(err, ErrQuota), errors.Is(err, ErrSecretName),
+		errors.Is(err, ErrSecretTooLarge), errors.Is(err, ErrUnavailable), errors.Is(err, ErrInvalid):
 	default:
 		err = fmt.Errorf("tenancy: %s: %w", a, err)
 	}
@@ -474,7 +489,7 @@ func (s *Service) finish(ctx context.Context, c Caller, tenant string, a Action,
 
 // reasonOf keeps an audit reason short and free of internal detail.
 func reasonOf(err error) string {
-	for _, e := range []error{ErrExists, ErrNotFound, ErrForbidden, ErrLastOwner, ErrQuota} {
+	for _, e := range []error{ErrExists, ErrNotFound, ErrForbidden, ErrLastOwner, ErrQuota, ErrSecretName, ErrSecretTooLarge} {
 		if errors.Is(err, e) {
 			return strings.TrimPrefix(err.Error(), "tenancy: ")
 		}

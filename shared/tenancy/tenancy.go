@@ -75,22 +75,27 @@ type Tenant struct {
 	CreatedAt time.Time `firestore:"created_at" json:"created_at"`
 	CreatedBy string    `firestore:"created_by" json:"created_by"`
 	UpdatedAt time.Time `firestore:"updated_at" json:"updated_at"`
+	// DeletingAt is set when deletion of the tenant starts; a deleting tenant answers only to
+	// the owner repeating the deletion.
+	DeletingAt *time.Time `firestore:"deleting_at" json:"deleting_at,omitempty"`
 }
 
 // Quotas are a tenant's limits.
 type Quotas struct {
 	MaxMembers int `firestore:"max_members" json:"max_members"`
 	MaxAPIKeys int `firestore:"max_api_keys" json:"max_api_keys"`
+	MaxSecrets int `firestore:"max_secrets" json:"max_secrets"`
 }
 
 // DefaultQuotas apply to new tenants.
-var DefaultQuotas = Quotas{MaxMembers: 50, MaxAPIKeys: 20}
+var DefaultQuotas = Quotas{MaxMembers: 50, MaxAPIKeys: 20, MaxSecrets: 100}
 
 // Counts are maintained in the same transactions that add and remove what they count.
 type Counts struct {
 	Members int `firestore:"members" json:"members"`
 	Owners  int `firestore:"owners" json:"owners"`
 	APIKeys int `firestore:"api_keys" json:"api_keys"`
+	Secrets int `firestore:"secrets" json:"secrets"`
 }
 
 // Member is the document tenants/{t}/members/{email}.

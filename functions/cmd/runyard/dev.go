@@ -22,6 +22,7 @@ import (
 	"github.com/runyard/runyard/shared/httpx"
 	"github.com/runyard/runyard/shared/localevents"
 	"github.com/runyard/runyard/shared/logging"
+	"github.com/runyard/runyard/shared/secrets/local"
 )
 
 func init() {
@@ -142,7 +143,11 @@ func runDev(ctx context.Context, cfg devConfig, stdout, stderr io.Writer) (err e
 		}
 	}
 
-	env := devEnv{projectID: cfg.projectID, dev: auth.NewDevTokens(key), base: base}
+	sec, err := local.New(filepath.Join(cfg.dataDir, "secrets"))
+	if err != nil {
+		return fmt.Errorf("local secrets: %w", err)
+	}
+	env := devEnv{projectID: cfg.projectID, dev: auth.NewDevTokens(key), base: base, secrets: sec}
 	mux := http.NewServeMux()
 	for _, f := range httpFunctions {
 		h, err := f.build(ctx, env)

@@ -108,6 +108,9 @@ func TestDevStack(t *testing.T) {
 	if code, body := call(t, "POST", base+"/api/v1/tenants", token, `{"id":"local","name":"Local"}`); code != 201 {
 		t.Fatalf("create tenant: %d %s", code, body)
 	}
+	if code, body := call(t, "PUT", base+"/api/v1/tenants/local/secrets/GIT_TOKEN", token, `{"value":"ghp-local-secret"}`); code != 201 || strings.Contains(body, "ghp-local-secret") {
+		t.Fatalf("put secret: %d %s", code, body)
+	}
 	if code, body := call(t, "GET", base+"/nothing", "", ""); code != 404 || !strings.Contains(body, `"not_found"`) {
 		t.Errorf("unknown function: %d %s", code, body)
 	}
@@ -146,6 +149,9 @@ func TestDevStack(t *testing.T) {
 	base, _ = startDev(t, dataDir, nil)
 	if code, body := call(t, "GET", base+"/api/v1/tenants/local", token, ""); code != 200 || !strings.Contains(body, `"Local"`) {
 		t.Fatalf("tenant after restart: %d %s", code, body)
+	}
+	if code, body := call(t, "GET", base+"/api/v1/tenants/local/secrets/GIT_TOKEN", token, ""); code != 200 || !strings.Contains(body, `"version":"1"`) {
+		t.Fatalf("secret after restart: %d %s", code, body)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/runyard/runyard/functions/api"
 	"github.com/runyard/runyard/shared/auth"
 	"github.com/runyard/runyard/shared/logging"
+	"github.com/runyard/runyard/shared/secrets"
 )
 
 // devEnv is what the local stack hands each function it builds.
@@ -18,6 +19,7 @@ type devEnv struct {
 	projectID string
 	dev       *auth.DevTokens
 	base      string // http://127.0.0.1:PORT
+	secrets   secrets.Manager
 }
 
 // httpFunction is an HTTP function served under /<name>/.
@@ -43,7 +45,7 @@ var httpFunctions = []httpFunction{
 		return api.Build(ctx, api.Config{
 			ProjectID: e.projectID, Audiences: []string{devAudience},
 			RequestTimeout: api.DefaultRequestTimeout, MaxBodyBytes: api.DefaultMaxBodyBytes,
-		}, api.Options{Logger: logging.FromContext(ctx), Dev: e.dev})
+		}, api.Options{Logger: logging.FromContext(ctx), Dev: e.dev, Secrets: e.secrets})
 	}},
 }
 
