@@ -13,14 +13,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fsouza/fake-gcs-server/fakestorage"
 	"google.golang.org/api/option"
 
 	"github.com/runyard/runyard/functions/api"
 	"github.com/runyard/runyard/shared/auth/authtest"
 	"github.com/runyard/runyard/shared/authn"
+	"github.com/runyard/runyard/shared/build"
+	"github.com/runyard/runyard/shared/build/buildtest"
+	"github.com/runyard/runyard/shared/build/cloudbuild"
 	"github.com/runyard/runyard/shared/httpx"
+	"github.com/runyard/runyard/shared/repos/repostest"
 	"github.com/runyard/runyard/shared/secrets/secretmanager"
 	"github.com/runyard/runyard/shared/secrets/secretstest"
+	"github.com/runyard/runyard/shared/sources/gcs"
 	"github.com/runyard/runyard/shared/store/storetest"
 )
 
@@ -31,6 +37,10 @@ type env struct {
 	logs *syncWriter
 	// sm is the in-process Secret Manager the real client talks to.
 	sm *secretstest.FakeSecretManager
+	// cb is the in-process Cloud Build the real client talks to.
+	cb *buildtest.FakeCloudBuild
+	// builds shares the handler's store and builder, for tests that play the builder's side.
+	builds *build.Service
 }
 
 type envOptions struct {
@@ -47,20 +57,37 @@ func newEnv(tb testing.TB, opts ...envOptions) *env {
 	g := authtest.NewGoogle(tb)
 	logs := &syncWriter{w: &bytes.Buffer{}}
 	sm, smClient := secretstest.NewFake(tb)
+	cb, cbClient := buildtest.NewFake(tb)
+	gcsFake, err := fakestorage.NewServerWithOptions(fakestorage.Options{NoListener: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(gcsFake.Stop)
+	gcsFake.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "sources"})
 	cfg := api.Config{ProjectID: "test", Audiences: []string{authtest.DefaultAudience},
-		RequestTimeout: time.Minute, MaxBodyBytes: api.DefaultMaxBodyBytes}
+		RequestTimeout: time.Minute, MaxBodyBytes: api.DefaultMaxBodyBytes, MaxUploadBytes: 1 << 20, SourcesBucket: "sources",
+		BuildAllowedHosts: build.DefaultAllowedHosts,
+		Build:             cloudbuild.EnvConfig{ArtifactRepo: "us-central1-docker.pkg.dev/test-project/runyard", Region: "global", Timeout: 20 * time.Minute},
+		Repos:             repostest.Config()}
 	if err := cfg.Validate(); err != nil {
+		tb.Fatal(err)
+	}
+	builder := cloudbuild.NewFromClient(cbClient, cloudbuild.Config{ProjectID: "test-project", ArtifactRepo: cfg.Build.ArtifactRepo})
+	builds, err := build.NewService(st, builder)
+	if err != nil {
 		tb.Fatal(err)
 	}
 	h, err := api.Build(context.Background(), cfg, api.Options{
 		Store: st, IDTokenOptions: []option.ClientOption{g.ClientOption()},
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Dev: o.dev,
 		Secrets: secretmanager.NewFromClient(smClient, "test"),
+		Builder: builder,
+		Sources: gcs.NewFromClient(gcsFake.Client(), "sources"),
 	})
 	if err != nil {
 		tb.Fatalf("api.Build: %v", err)
 	}
-	return &env{h: h, g: g, logs: logs, sm: sm}
+	return &env{h: h, g: g, logs: logs, sm: sm, cb: cb, builds: builds}
 }
 
 // user returns an Authorization value for a signed-in Google user.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/runyard/runyard/functions/api"
 	"github.com/runyard/runyard/shared/auth/authtest"
+	"github.com/runyard/runyard/shared/httpx"
 )
 
 // TestBadInput: every kind of bad input gets its own 4xx code, never a 5xx.
@@ -28,7 +29,7 @@ func TestBadInput(t *testing.T) {
 		{name: "json array", method: "POST", path: "/v1/tenants", cred: f.owner, body: `[]`, wantStatus: 400, wantCode: "malformed_json"},
 		{name: "unknown field", method: "POST", path: "/v1/tenants", cred: f.owner, body: `{"id":"abc","name":"x","plan":"pro"}`, wantStatus: 400, wantCode: "unknown_field"},
 		{name: "wrong field type", method: "POST", path: "/v1/tenants", cred: f.owner, body: `{"id":7,"name":"x"}`, wantStatus: 400, wantCode: "invalid_argument"},
-		{name: "oversize body", method: "POST", path: "/v1/tenants", cred: f.owner, body: `{"id":"abc","name":"` + strings.Repeat("x", api.DefaultMaxBodyBytes) + `"}`, wantStatus: 413, wantCode: "body_too_large"},
+		{name: "oversize body", method: "POST", path: "/v1/tenants", cred: f.owner, body: `{"id":"abc","name":"` + strings.Repeat("x", httpx.DefaultMaxBody) + `"}`, wantStatus: 413, wantCode: "body_too_large"},
 		{name: "wrong content type", method: "POST", path: "/v1/tenants", cred: f.owner, body: `{"id":"abc","name":"x"}`, rawHeader: [2]string{"Content-Type", "text/plain"}, wantStatus: 415, wantCode: "unsupported_media_type"},
 		{name: "tenant id uppercase", method: "POST", path: "/v1/tenants", cred: f.owner, body: api.CreateTenantRequest{ID: "Acme2", Name: "x"}, wantStatus: 400, wantCode: "invalid_id"},
 		{name: "tenant id too long", method: "POST", path: "/v1/tenants", cred: f.owner, body: api.CreateTenantRequest{ID: strings.Repeat("a", 28), Name: "x"}, wantStatus: 400, wantCode: "invalid_id"},

@@ -3,7 +3,9 @@ package api
 import (
 	"time"
 
+	"github.com/runyard/runyard/shared/build/cloudbuild"
 	"github.com/runyard/runyard/shared/config"
+	"github.com/runyard/runyard/shared/repos"
 )
 
 // Config is the api function's configuration, from the environment.
@@ -17,12 +19,22 @@ type Config struct {
 	// Audiences are the accepted Google ID token audiences (OAuth client ids of the frontends,
 	// or this service's URL for service-to-service callers). Comma-separated.
 	Audiences []string `env:"RUNYARD_AUDIENCES"`
+	// BuildAllowedHosts are the git hosts builds may fetch from.
+	BuildAllowedHosts []string `env:"BUILD_ALLOWED_HOSTS, default=github.com,gitlab.com,bitbucket.org"`
+	// Build is the Cloud Build configuration.
+	Build cloudbuild.EnvConfig
+	// Repos configures repository connections.
+	Repos repos.Config
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL, default=info"`
 	// RequestTimeout is each request's deadline.
 	RequestTimeout time.Duration `env:"REQUEST_TIMEOUT, default=30s"`
-	// MaxBodyBytes caps request bodies.
-	MaxBodyBytes int64 `env:"MAX_BODY_BYTES, default=1048576"`
+	// MaxBodyBytes caps request bodies; JSON bodies are further capped at 1 MiB.
+	MaxBodyBytes int64 `env:"MAX_BODY_BYTES, default=134217728"`
+	// MaxUploadBytes caps an uploaded source archive (compressed).
+	MaxUploadBytes int64 `env:"MAX_UPLOAD_BYTES, default=104857600"`
+	// SourcesBucket is the Cloud Storage bucket for uploaded source archives.
+	SourcesBucket string `env:"SOURCES_BUCKET"`
 }
 
 // Validate reports every problem at once.
@@ -33,13 +45,19 @@ func (c *Config) Validate() error {
 	for _, a := range c.Audiences {
 		p.Check(a != "", "RUNYARD_AUDIENCES has an empty entry")
 	}
+	p.Check(len(c.BuildAllowedHosts) > 0, "BUILD_ALLOWED_HOSTS needs at least one host")
+	p.Check(c.Build.ArtifactRepo != "", "BUILD_ARTIFACT_REPO is required (the Artifact Registry repository for images)")
+	p.Add(c.Repos.Validate())
 	p.Check(c.RequestTimeout > 0 && c.RequestTimeout <= 10*time.Minute, "REQUEST_TIMEOUT must be in (0, 10m], got %s", c.RequestTimeout)
-	p.Check(c.MaxBodyBytes >= 1024 && c.MaxBodyBytes <= 32<<20, "MAX_BODY_BYTES must be 1 KiB to 32 MiB, got %d", c.MaxBodyBytes)
+	p.Check(c.MaxBodyBytes >= 1024 && c.MaxBodyBytes <= 1<<30, "MAX_BODY_BYTES must be 1 KiB to 1 GiB, got %d", c.MaxBodyBytes)
+	p.Check(c.MaxUploadBytes >= 1024 && c.MaxUploadBytes <= c.MaxBodyBytes, "MAX_UPLOAD_BYTES must be 1 KiB to MAX_BODY_BYTES, got %d", c.MaxUploadBytes)
+	p.Check(c.SourcesBucket != "", "SOURCES_BUCKET is required (the bucket for uploaded source archives)")
 	return p.Err()
 }
 
 // Defaults that callers building a Config by hand (runyard dev, tests) use.
 const (
 	DefaultRequestTimeout = 30 * time.Second
-	DefaultMaxBodyBytes   = 1 << 20
+	DefaultMaxBodyBytes   = 128 << 20
+	DefaultMaxUploadBytes = 100 << 20
 )

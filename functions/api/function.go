@@ -18,11 +18,16 @@ import (
 
 	"github.com/runyard/runyard/shared/auth"
 	"github.com/runyard/runyard/shared/authn"
+	"github.com/runyard/runyard/shared/build"
+	"github.com/runyard/runyard/shared/build/cloudbuild"
 	"github.com/runyard/runyard/shared/config"
 	"github.com/runyard/runyard/shared/httpx"
 	"github.com/runyard/runyard/shared/logging"
+	"github.com/runyard/runyard/shared/repos"
 	"github.com/runyard/runyard/shared/secrets"
 	"github.com/runyard/runyard/shared/secrets/secretmanager"
+	"github.com/runyard/runyard/shared/sources"
+	"github.com/runyard/runyard/shared/sources/gcs"
 	"github.com/runyard/runyard/shared/store"
 	"github.com/runyard/runyard/shared/store/firestore"
 	"github.com/runyard/runyard/shared/tenancy"
@@ -59,6 +64,10 @@ type Options struct {
 	Store store.Store
 	// Secrets replaces the Secret Manager backend of tenant secrets.
 	Secrets secrets.Manager
+	// Builder replaces the Cloud Build builder.
+	Builder build.Builder
+	// Sources replaces the Cloud Storage store of uploaded source archives.
+	Sources sources.Store
 	// IDTokenOptions are passed to the ID token validator (tests serve test keys with them).
 	IDTokenOptions []option.ClientOption
 	// Dev verifies local dev tokens. Only `runyard dev` sets it; the deployed function never does.
@@ -102,7 +111,28 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
-	s, err := NewServer(cfg, ten, an)
+	builder := opts.Builder
+	if builder == nil {
+		builder, err = cloudbuild.New(ctx, cfg.Build.Config(cfg.ProjectID))
+		if err != nil {
+			return nil, fmt.Errorf("api: builder: %w", err)
+		}
+	}
+	builds, err := build.NewService(st, builder)
+	if err != nil {
+		return nil, err
+	}
+	src := opts.Sources
+	if src == nil {
+		if src, err = gcs.New(ctx, cfg.SourcesBucket); err != nil {
+			return nil, fmt.Errorf("api: sources: %w", err)
+		}
+	}
+	rp, err := repos.NewService(st, sec, ten, cfg.Repos)
+	if err != nil {
+		return nil, err
+	}
+	s, err := NewServer(cfg, ten, an, builds, src, rp)
 	if err != nil {
 		return nil, err
 	}

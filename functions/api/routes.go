@@ -38,6 +38,13 @@ func (s *Server) Routes() http.Handler {
 	mux.Handle("PUT /v1/tenants/{t}/secrets/{name}", s.authed(s.handlePutSecret))
 	mux.Handle("DELETE /v1/tenants/{t}/secrets/{name}", s.authed(deleteHandler(secretName, s.tenancy.DeleteSecret)))
 
+	mux.Handle("GET /v1/tenants/{t}/builds", s.authed(listHandler(s.listBuilds)))
+	mux.Handle("POST /v1/tenants/{t}/builds", s.authed(s.handleCreateBuild))
+	mux.Handle("GET /v1/tenants/{t}/builds/{b}", s.authed(getHandler(buildID, s.getBuild)))
+	mux.Handle("POST /v1/tenants/{t}/builds/{action}", s.authed(s.handleBuildAction))
+
+	s.mountRepos(mux, s.repos)
+
 	mux.Handle("/", notFound(mux))
 	return mux
 }

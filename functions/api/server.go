@@ -6,9 +6,13 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/runyard/runyard/shared/authn"
+	"github.com/runyard/runyard/shared/build"
 	"github.com/runyard/runyard/shared/httpx"
+	"github.com/runyard/runyard/shared/repos"
+	"github.com/runyard/runyard/shared/sources"
 	"github.com/runyard/runyard/shared/store"
 	"github.com/runyard/runyard/shared/tenancy"
 )
@@ -18,14 +22,18 @@ type Server struct {
 	cfg     Config
 	tenancy *tenancy.Service
 	authn   *authn.Authenticator
+	builds  *build.Service
+	sources sources.Store
+	repos   *repos.Service
+	now     func() time.Time
 }
 
 // NewServer returns a Server, rejecting missing dependencies.
-func NewServer(cfg Config, t *tenancy.Service, a *authn.Authenticator) (*Server, error) {
-	if t == nil || a == nil {
-		return nil, errors.New("api.NewServer: tenancy service and authenticator are required")
+func NewServer(cfg Config, t *tenancy.Service, a *authn.Authenticator, b *build.Service, src sources.Store, rp *repos.Service) (*Server, error) {
+	if t == nil || a == nil || b == nil || src == nil || rp == nil {
+		return nil, errors.New("api.NewServer: tenancy, authenticator, build, source store and repos are required")
 	}
-	return &Server{cfg: cfg, tenancy: t, authn: a}, nil
+	return &Server{cfg: cfg, tenancy: t, authn: a, builds: b, sources: src, repos: rp, now: time.Now}, nil
 }
 
 // handlerFunc is an authenticated handler: it gets the caller and returns an error to render.

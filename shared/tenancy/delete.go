@@ -47,10 +47,16 @@ func (s *Service) DeleteTenant(ctx context.Context, c Caller, tenant string) err
 		}
 		log.InfoContext(ctx, "tenant secrets deleted", "tenant", tenant, "count", n)
 	}
-	for _, kind := range []string{KindSecrets, KindAudit} {
+	// Kinds other domains keep under the tenant (builds, repository connections and their
+	// push records) go with it; their secrets went with the secrets backend above.
+	for _, kind := range []string{KindSecrets, "builds", "repos", "repourls", "pushes", KindAudit} {
 		if err := s.deleteAll(ctx, tenant, kind, nil); err != nil {
 			return err
 		}
+	}
+	// The tenant's prebuilt images (a global collection, keyed with the tenant).
+	if err := s.deleteWhere(ctx, "", store.KindImages, []store.Filter{{Field: "tenant", Value: tenant}}, nil); err != nil {
+		return err
 	}
 	err := s.store.RunTransaction(ctx, func(ctx context.Context, tx store.Tx) error {
 		if err := tx.Delete(self); err != nil {
@@ -68,9 +74,14 @@ func (s *Service) DeleteTenant(ctx context.Context, c Caller, tenant string) err
 // deleteAll deletes every document of kind under tenant except those keep reports, a batch per
 // transaction.
 func (s *Service) deleteAll(ctx context.Context, tenant, kind string, keep func(store.Key) bool) error {
+	return s.deleteWhere(ctx, tenant, kind, nil, keep)
+}
+
+// deleteWhere is deleteAll for the documents matching where.
+func (s *Service) deleteWhere(ctx context.Context, tenant, kind string, where []store.Filter, keep func(store.Key) bool) error {
 	cursor := ""
 	for {
-		docs, next, err := s.store.List(ctx, tenant, kind, store.Query{Limit: deleteBatch, Cursor: cursor})
+		docs, next, err := s.store.List(ctx, tenant, kind, store.Query{Where: where, Limit: deleteBatch, Cursor: cursor})
 		if err != nil {
 			return fmt.Errorf("tenancy: list %s to delete: %w", kind, err)
 		}

@@ -18,6 +18,11 @@ const (
 	ActSecretsList  Action = "secrets.list"
 	ActSecretPut    Action = "secrets.put"
 	ActSecretDelete Action = "secrets.delete"
+	ActBuildsList   Action = "builds.list"
+	ActBuildCreate  Action = "builds.create"
+	ActBuildCancel  Action = "builds.cancel"
+	ActReposList    Action = "repos.list"
+	ActReposWrite   Action = "repos.write"
 )
 
 // Permissions is the permission table: the weakest member role allowed each action, and
@@ -36,6 +41,11 @@ var Permissions = map[Action]Permission{
 	ActSecretsList:  {MinRole: RoleMember},
 	ActSecretPut:    {MinRole: RoleAdmin},
 	ActSecretDelete: {MinRole: RoleAdmin},
+	ActBuildsList:   {MinRole: RoleMember, APIKey: true},
+	ActBuildCreate:  {MinRole: RoleMember, APIKey: true},
+	ActBuildCancel:  {MinRole: RoleMember, APIKey: true},
+	ActReposList:    {MinRole: RoleMember},
+	ActReposWrite:   {MinRole: RoleAdmin},
 }
 
 // Permission is one row of the table.

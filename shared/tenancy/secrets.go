@@ -4,11 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/runyard/runyard/shared/secrets"
 	"github.com/runyard/runyard/shared/store"
 )
+
+// ReservedSecretPrefix starts the names of secrets Runyard keeps for itself in a tenant's
+// namespace (repository webhook keys); tenants cannot read, write or inject them.
+const ReservedSecretPrefix = "RUNYARD_"
 
 // KindSecrets holds secret metadata: tenants/{t}/secrets/{name}. Values live only in the
 // secrets backend (Secret Manager); no record, log line, audit event or answer holds one.
@@ -43,6 +48,9 @@ func (s *Service) secretsBackend() (secrets.Manager, error) {
 func checkSecret(name string, value []byte) error {
 	if !secrets.ValidName(name) {
 		return fmt.Errorf("%w: names are 1-64 characters of A-Z, 0-9 and _, not starting with a digit", ErrSecretName)
+	}
+	if strings.HasPrefix(name, ReservedSecretPrefix) {
+		return fmt.Errorf("%w: names starting with %s are reserved for Runyard", ErrSecretName, ReservedSecretPrefix)
 	}
 	if value == nil {
 		return nil

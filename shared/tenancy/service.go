@@ -84,7 +84,7 @@ func NewService(st store.Store, newKey NewKeyFunc, opts ...Option) (*Service, er
 
 // mutating actions are audited, including denials.
 var mutating = map[Action]bool{ActTenantDelete: true, ActMemberAdd: true, ActMemberRemove: true, ActAPIKeyCreate: true,
-	ActAPIKeyRevoke: true, ActSecretPut: true, ActSecretDelete: true}
+	ActAPIKeyRevoke: true, ActSecretPut: true, ActSecretDelete: true, ActBuildCreate: true, ActBuildCancel: true, ActReposWrite: true}
 
 // Authorize checks that c may perform a on tenant and returns c's member role ("" for an API
 // key). A caller with no standing in the tenant gets ErrTenantNotFound, whether or not the
@@ -448,6 +448,12 @@ func (s *Service) auditTx(tx store.Tx, c Caller, tenant string, a Action, target
 func (s *Service) event(c Caller, a Action, target, outcome, reason string, now time.Time) AuditEvent {
 	return AuditEvent{ID: store.NewReverseSortableID(now), Actor: c.Actor(), ActorKind: string(c.Kind), Action: string(a),
 		Target: target, Outcome: outcome, Reason: reason, IP: c.IP, UserAgent: c.UserAgent, RequestID: c.RequestID, Time: now}
+}
+
+// Audit records an operation of another domain (builds, repositories) in the tenant's audit
+// log. A failure to record is logged.
+func (s *Service) Audit(ctx context.Context, c Caller, tenant string, a Action, target, outcome, reason string) {
+	s.record(ctx, c, tenant, a, target, outcome, reason)
 }
 
 // record writes an audit event on its own, for outcomes that wrote nothing else. A failure to

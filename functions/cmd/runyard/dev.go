@@ -18,11 +18,16 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/runyard/runyard/shared/auth"
+	"github.com/runyard/runyard/shared/build"
+	buildlocal "github.com/runyard/runyard/shared/build/local"
 	"github.com/runyard/runyard/shared/emulators"
+	eventspubsub "github.com/runyard/runyard/shared/events/pubsub"
 	"github.com/runyard/runyard/shared/httpx"
 	"github.com/runyard/runyard/shared/localevents"
 	"github.com/runyard/runyard/shared/logging"
 	"github.com/runyard/runyard/shared/secrets/local"
+	"github.com/runyard/runyard/shared/sources/localdir"
+	"github.com/runyard/runyard/shared/store/firestore"
 )
 
 func init() {
@@ -143,11 +148,38 @@ func runDev(ctx context.Context, cfg devConfig, stdout, stderr io.Writer) (err e
 		}
 	}
 
+	ps, err := pubsub.NewClient(ctx, cfg.projectID, option.WithoutAuthentication())
+	if err != nil {
+		return fmt.Errorf("pubsub client: %w", err)
+	}
+	defer ps.Close()
+	publisher := eventspubsub.New(ps)
+	defer publisher.Close()
 	sec, err := local.New(filepath.Join(cfg.dataDir, "secrets"))
 	if err != nil {
 		return fmt.Errorf("local secrets: %w", err)
 	}
-	env := devEnv{projectID: cfg.projectID, dev: auth.NewDevTokens(key), base: base, secrets: sec}
+	srcs, err := localdir.New(filepath.Join(cfg.dataDir, "sources"))
+	if err != nil {
+		return fmt.Errorf("local sources: %w", err)
+	}
+	builder, err := buildlocal.New(buildlocal.Config{WorkDir: filepath.Join(cfg.dataDir, "builds"), Sources: srcs,
+		Publisher: publisher, Topic: TopicCloudBuilds, Logger: log})
+	if err != nil {
+		return fmt.Errorf("local builder: %w", err)
+	}
+	defer builder.Close(stopCtx)
+	st, err := firestore.New(ctx, cfg.projectID)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer st.Close()
+	builds, err := build.NewService(st, builder)
+	if err != nil {
+		return err
+	}
+	env := devEnv{projectID: cfg.projectID, dev: auth.NewDevTokens(key), base: base, secrets: sec,
+		builder: builder, publisher: publisher, sources: srcs, builds: builds}
 	mux := http.NewServeMux()
 	for _, f := range httpFunctions {
 		h, err := f.build(ctx, env)
@@ -159,7 +191,11 @@ func runDev(ctx context.Context, cfg devConfig, stdout, stderr io.Writer) (err e
 	events := append(append([]eventFunction(nil), eventFunctions...), cfg.extraEvents...)
 	var routes []localevents.Route
 	for _, f := range events {
-		h, err := eventHandler(ctx, f.fn)
+		fn, err := f.build(ctx, env)
+		if err != nil {
+			return fmt.Errorf("function %s: %w", f.name, err)
+		}
+		h, err := eventHandler(ctx, fn)
 		if err != nil {
 			return fmt.Errorf("function %s: %w", f.name, err)
 		}
@@ -170,11 +206,6 @@ func runDev(ctx context.Context, cfg devConfig, stdout, stderr io.Writer) (err e
 		httpx.Error(w, r, httpx.NotFound(httpx.CodeNotFound, "no function here: functions are served under /<function>/"))
 	}))
 
-	ps, err := pubsub.NewClient(ctx, cfg.projectID, option.WithoutAuthentication())
-	if err != nil {
-		return fmt.Errorf("pubsub client: %w", err)
-	}
-	defer ps.Close()
 	topics := devTopics
 	for _, f := range events {
 		topics = append(topics, f.topic)

@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +19,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"google.golang.org/api/option"
 
+	archivepkg "github.com/runyard/runyard/shared/archive"
 	"github.com/runyard/runyard/shared/localevents"
 )
 
@@ -95,7 +99,7 @@ func call(t *testing.T, method, url, token, body string) (int, string) {
 func TestDevStack(t *testing.T) {
 	dataDir := t.TempDir()
 	p := &probe{got: make(chan event.Event, 4)}
-	base, stop := startDev(t, dataDir, []eventFunction{{name: "probe", topic: "probe-topic", fn: p.fn}})
+	base, stop := startDev(t, dataDir, []eventFunction{{name: "probe", topic: "probe-topic", build: func(context.Context, devEnv) (func(context.Context, event.Event) error, error) { return p.fn, nil }}})
 
 	if code, body := call(t, "GET", base+"/api/healthz", "", ""); code != 200 || !strings.Contains(body, "ok") {
 		t.Fatalf("healthz: %d %s", code, body)
@@ -144,6 +148,39 @@ func TestDevStack(t *testing.T) {
 	}
 	p.mu.Unlock()
 
+	// A sample app from the detection corpus builds end to end: upload → detect → local
+	// builder → cloud-builds notification → buildevents → record; the second upload is cached.
+	archive := corpusArchive(t, "railpack:shell-script")
+	code, body := upload(t, base+"/api/v1/tenants/local/builds", token, archive)
+	if code != 202 {
+		t.Fatalf("upload build: %d %s", code, body)
+	}
+	var b struct {
+		ID, Status, Digest, Image string
+		CacheKey                  string `json:"cache_key"`
+	}
+	if err := json.Unmarshal([]byte(body), &b); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for b.Status != "success" {
+		if b.Status == "failure" || b.Status == "timeout" || b.Status == "cancelled" || time.Now().After(deadline) {
+			t.Fatalf("local build ended %q: %s", b.Status, body)
+		}
+		time.Sleep(200 * time.Millisecond)
+		_, body = call(t, "GET", base+"/api/v1/tenants/local/builds/"+b.ID, token, "")
+		if err := json.Unmarshal([]byte(body), &b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !strings.HasPrefix(b.Digest, "sha256:") || !strings.HasPrefix(b.Image, "file://") || b.CacheKey == "" {
+		t.Errorf("finished build %s", body)
+	}
+	code, body = upload(t, base+"/api/v1/tenants/local/builds", token, archive)
+	if code != 200 || !strings.Contains(body, `"cached":true`) || !strings.Contains(body, b.Digest) {
+		t.Errorf("second upload: %d %s", code, body)
+	}
+
 	// A restart with the same data directory keeps the tenant.
 	stop()
 	base, _ = startDev(t, dataDir, nil)
@@ -170,4 +207,71 @@ func TestDevRefusesCloudAndNonLoopback(t *testing.T) {
 	if code := runDevToken([]string{"--email", "a@b.test", "--data-dir", t.TempDir()}, &out, io.Discard); code == 0 || out.Len() > 0 {
 		t.Errorf("dev token on Cloud Run: exit %d, printed %q", code, out.String())
 	}
+}
+
+// corpusArchive returns a .tar.gz of one example app of the detection corpus.
+func corpusArchive(t *testing.T, id string) []byte {
+	t.Helper()
+	f, err := os.Open("../../../shared/detect/testdata/cases.json.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Cases []struct {
+			ID       string             `json:"id"`
+			Files    map[string]*string `json:"files"`
+			Snippets map[string]string  `json:"snippets"`
+		} `json:"cases"`
+	}
+	if err := json.NewDecoder(zr).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, c := range doc.Cases {
+		if c.ID != id {
+			continue
+		}
+		for rel, content := range c.Files {
+			data := []byte(c.Snippets[rel])
+			if content != nil {
+				data = []byte(*content)
+			}
+			p := filepath.Join(dir, filepath.FromSlash(rel))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var buf bytes.Buffer
+		if err := archivepkg.CreateTarGz(&buf, dir); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	t.Fatalf("no corpus case %s", id)
+	return nil
+}
+
+func upload(t *testing.T, url, token string, archive []byte) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("POST", url, bytes.NewReader(archive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/gzip")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

@@ -9,9 +9,15 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/runyard/runyard/functions/api"
+	"github.com/runyard/runyard/functions/buildevents"
+	"github.com/runyard/runyard/functions/githubhook"
 	"github.com/runyard/runyard/shared/auth"
+	"github.com/runyard/runyard/shared/build"
+	"github.com/runyard/runyard/shared/events"
 	"github.com/runyard/runyard/shared/logging"
+	"github.com/runyard/runyard/shared/repos"
 	"github.com/runyard/runyard/shared/secrets"
+	"github.com/runyard/runyard/shared/sources"
 )
 
 // devEnv is what the local stack hands each function it builds.
@@ -20,6 +26,10 @@ type devEnv struct {
 	dev       *auth.DevTokens
 	base      string // http://127.0.0.1:PORT
 	secrets   secrets.Manager
+	builder   build.Builder
+	publisher events.Publisher
+	sources   sources.Store
+	builds    *build.Service
 }
 
 // httpFunction is an HTTP function served under /<name>/.
@@ -33,7 +43,7 @@ type httpFunction struct {
 type eventFunction struct {
 	name  string
 	topic string
-	fn    func(ctx context.Context, e event.Event) error
+	build func(ctx context.Context, e devEnv) (func(context.Context, event.Event) error, error)
 }
 
 // devAudience is the ID token audience of the local stack.
@@ -45,21 +55,38 @@ var httpFunctions = []httpFunction{
 		return api.Build(ctx, api.Config{
 			ProjectID: e.projectID, Audiences: []string{devAudience},
 			RequestTimeout: api.DefaultRequestTimeout, MaxBodyBytes: api.DefaultMaxBodyBytes,
-		}, api.Options{Logger: logging.FromContext(ctx), Dev: e.dev, Secrets: e.secrets})
+			MaxUploadBytes: api.DefaultMaxUploadBytes, BuildAllowedHosts: build.DefaultAllowedHosts,
+			Repos: repos.Config{AllowedHosts: []string{"github.com"}, HookBaseURL: e.base + "/" + githubhook.FunctionName},
+		}, api.Options{Logger: logging.FromContext(ctx), Dev: e.dev, Secrets: e.secrets, Builder: e.builder, Sources: e.sources})
+	}},
+	{name: githubhook.FunctionName, build: func(ctx context.Context, e devEnv) (http.Handler, error) {
+		return githubhook.Build(ctx, githubhook.Config{ProjectID: e.projectID, RequestTimeout: githubhook.DefaultRequestTimeout,
+			MaxBodyBytes: githubhook.DefaultMaxBodyBytes, DeliveryTTL: githubhook.DefaultDeliveryTTL},
+			githubhook.Options{Logger: logging.FromContext(ctx), Secrets: e.secrets, Prebuilder: e.builds})
 	}},
 }
 
 // eventFunctions lists every event function and its trigger topic.
-var eventFunctions []eventFunction
+var eventFunctions = []eventFunction{
+	{name: buildevents.FunctionName, topic: TopicCloudBuilds, build: func(ctx context.Context, e devEnv) (func(context.Context, event.Event) error, error) {
+		h, err := buildevents.Build(ctx, buildevents.Config{ProjectID: e.projectID, FinishedTopic: TopicBuildEvents},
+			buildevents.Options{Logger: logging.FromContext(ctx), Publisher: e.publisher})
+		if err != nil {
+			return nil, err
+		}
+		return h.Handle, nil
+	}},
+}
 
 // Topics of the architecture, created by `runyard dev` whether or not a function uses them yet.
 const (
 	TopicCloudBuilds = "cloud-builds"
 	TopicUsage       = "usage"
 	TopicSweeperTick = "sweeper-tick"
+	TopicBuildEvents = "build-events"
 )
 
-var devTopics = []string{TopicCloudBuilds, TopicUsage, TopicSweeperTick}
+var devTopics = []string{TopicCloudBuilds, TopicUsage, TopicSweeperTick, TopicBuildEvents}
 
 // eventHandler serves fn as the functions framework does for a CloudEvent function: binary or
 // structured CloudEvents in, 2xx when fn returns nil, 500 (so the sender redelivers) when not.

@@ -1,0 +1,112 @@
+// Package buildevents is the buildevents function: it receives Cloud Build's status
+// notifications (Pub/Sub topic cloud-builds, through Eventarc, as messagePublished
+// CloudEvents), records them on the build in a transaction, and publishes a build.finished
+// event when a build ends.
+//
+// Redelivered and out-of-order notifications never move a build backwards; notifications of
+// builds that are not Runyard's, or that it has no record of, are acknowledged and logged.
+package buildevents
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+
+	"cloud.google.com/go/pubsub/v2"
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/runyard/runyard/shared/build"
+	"github.com/runyard/runyard/shared/config"
+	"github.com/runyard/runyard/shared/events"
+	eventspubsub "github.com/runyard/runyard/shared/events/pubsub"
+	"github.com/runyard/runyard/shared/logging"
+	"github.com/runyard/runyard/shared/store"
+	"github.com/runyard/runyard/shared/store/firestore"
+)
+
+// FunctionName is the function's name everywhere.
+const FunctionName = "buildevents"
+
+func init() { functions.CloudEvent(FunctionName, handle) }
+
+// Config is the function's configuration.
+type Config struct {
+	ProjectID         string `env:"GOOGLE_CLOUD_PROJECT"`
+	FirestoreDatabase string `env:"FIRESTORE_DATABASE, default=(default)"`
+	// FinishedTopic receives build.finished events.
+	FinishedTopic string `env:"BUILD_EVENTS_TOPIC, default=build-events"`
+	LogLevel      string `env:"LOG_LEVEL, default=info"`
+}
+
+// Validate reports every problem at once.
+func (c *Config) Validate() error {
+	var p config.Problems
+	p.Check(c.ProjectID != "", "GOOGLE_CLOUD_PROJECT is required")
+	p.Check(c.FinishedTopic != "", "BUILD_EVENTS_TOPIC must not be empty")
+	return p.Err()
+}
+
+var handler = sync.OnceValues(func() (*Handler, error) {
+	ctx := context.Background()
+	var cfg Config
+	if err := config.Load(ctx, &cfg); err != nil {
+		return nil, err
+	}
+	return Build(ctx, cfg, Options{Logger: logging.New(os.Stdout, logging.ParseLevel(cfg.LogLevel))})
+})
+
+// Options are the backends Build uses; zero values mean the production ones from Config.
+type Options struct {
+	Logger    *slog.Logger
+	Store     store.Store
+	Publisher events.Publisher
+}
+
+// Build wires the function's handler from cfg and opts.
+func Build(ctx context.Context, cfg Config, opts Options) (*Handler, error) {
+	st := opts.Store
+	if st == nil {
+		var err error
+		if st, err = firestore.NewWithConfig(ctx, firestore.Config{ProjectID: cfg.ProjectID, DatabaseID: cfg.FirestoreDatabase}); err != nil {
+			return nil, fmt.Errorf("buildevents: store: %w", err)
+		}
+	}
+	pub := opts.Publisher
+	if pub == nil {
+		ps, err := pubsub.NewClient(ctx, cfg.ProjectID)
+		if err != nil {
+			return nil, fmt.Errorf("buildevents: pubsub: %w", err)
+		}
+		pub = eventspubsub.New(ps)
+	}
+	// The service never starts builds here, so it needs no builder.
+	svc, err := build.NewService(st, noBuilder{})
+	if err != nil {
+		return nil, err
+	}
+	return NewHandler(svc, pub, cfg.FinishedTopic, opts.Logger)
+}
+
+// handle is the registered CloudEvent function. An error makes Eventarc redeliver.
+func handle(ctx context.Context, e event.Event) error {
+	h, err := handler()
+	if err != nil {
+		slog.ErrorContext(ctx, "buildevents: start", "error", err)
+		return err
+	}
+	return h.Handle(ctx, e)
+}
+
+// noBuilder is the Builder of a service that only records events.
+type noBuilder struct{}
+
+func (noBuilder) Start(context.Context, build.Request) (build.Started, error) {
+	return build.Started{}, fmt.Errorf("%w: buildevents starts no builds", build.ErrInvalid)
+}
+
+func (noBuilder) Cancel(context.Context, string) error {
+	return fmt.Errorf("%w: buildevents cancels no builds", build.ErrInvalid)
+}
