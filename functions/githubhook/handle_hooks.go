@@ -37,7 +37,12 @@ const (
 	StatusPong      = "pong"
 	StatusIgnored   = "ignored"
 	StatusDuplicate = "duplicate"
-	StatusPrebuild  = "prebuild"
+)
+
+// CodeReplayedDelivery answers a delivery id seen before (401: a replay).
+const (
+	CodeReplayedDelivery = "replayed_delivery"
+	StatusPrebuild       = "prebuild"
 )
 
 var (
@@ -123,8 +128,8 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch begin {
 	case repos.BeginDuplicateDelivery:
-		httpx.JSON(w, r, http.StatusOK, HookResponse{Status: StatusDuplicate, Reason: "delivery already handled", Commit: ev.After})
-		return nil
+		// A delivery id is handled once: the same signed delivery again is a replay.
+		return httpx.Unauthenticated(CodeReplayedDelivery, "this delivery was already handled")
 	case repos.BeginDuplicateCommit:
 		httpx.JSON(w, r, http.StatusOK, HookResponse{Status: StatusDuplicate, Reason: "commit already handled",
 			Commit: ev.After, BuildID: push.BuildID, Cached: push.Cached})

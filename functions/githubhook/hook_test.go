@@ -290,17 +290,21 @@ func TestReplays(t *testing.T) {
 		wantCalls  int
 	}{
 		{"first", "d-1", body, 202, githubhook.HookResponse{Status: "prebuild", Commit: commitA, BuildID: "b1"}, 1},
-		{"same delivery again", "d-1", body, 200, githubhook.HookResponse{Status: "duplicate", Reason: "delivery already handled", Commit: commitA}, 1},
+		{"same delivery again", "d-1", body, 401, githubhook.HookResponse{}, 1},
 		{"same body, new delivery id", "d-2", body, 200, githubhook.HookResponse{Status: "duplicate", Reason: "commit already handled", Commit: commitA, BuildID: "b1"}, 1},
 		{"new commit", "d-3", pushBody(t, "refs/heads/main", commitB, false), 202, githubhook.HookResponse{Status: "prebuild", Commit: commitB, BuildID: "b2"}, 2},
-		{"new commit replayed", "d-3", pushBody(t, "refs/heads/main", commitB, false), 200, githubhook.HookResponse{Status: "duplicate", Reason: "delivery already handled", Commit: commitB}, 2},
+		{"new commit replayed", "d-3", pushBody(t, "refs/heads/main", commitB, false), 401, githubhook.HookResponse{}, 2},
 	}
 	for _, s := range steps {
 		rec := e.send(t, delivery{event: "push", id: s.id, body: s.body})
 		if rec.Code != s.wantStatus {
 			t.Fatalf("%s: status %d, want %d: %s", s.name, rec.Code, s.wantStatus, rec.Body)
 		}
-		if diff := cmp.Diff(s.want, decode(t, rec)); diff != "" {
+		if s.wantStatus == 401 {
+			if code := errorCode(t, rec); code != githubhook.CodeReplayedDelivery {
+				t.Errorf("%s: code %q", s.name, code)
+			}
+		} else if diff := cmp.Diff(s.want, decode(t, rec)); diff != "" {
 			t.Errorf("%s: answer (-want +got):\n%s", s.name, diff)
 		}
 		if n := len(e.pre.Calls()); n != s.wantCalls {
@@ -330,7 +334,7 @@ func TestConcurrentDeliveriesPrebuildOnce(t *testing.T) {
 		t.Errorf("%d prebuild calls, want 1 (codes %v)", n, codes)
 	}
 	for _, c := range codes {
-		if c != 200 && c != 202 {
+		if c != 200 && c != 202 && c != 401 {
 			t.Errorf("codes %v", codes)
 			break
 		}
