@@ -5,8 +5,7 @@ package buildtest
 import (
 	"context"
 	"fmt"
-	"net"
-	"path"
+	"github.com/runyard/runyard/shared/grpcfake"
 	"regexp"
 	"slices"
 	"strings"
@@ -17,13 +16,10 @@ import (
 	cloudbuild "cloud.google.com/go/cloudbuild/apiv1/v2"
 	"cloud.google.com/go/cloudbuild/apiv1/v2/cloudbuildpb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
-	"google.golang.org/api/option"
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	grpcstatus "google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -42,6 +38,8 @@ import (
 //
 // Errors can be injected per method (FailNext); every call is counted (Calls).
 type FakeCloudBuild struct {
+	*grpcfake.Server
+
 	cloudbuildpb.UnimplementedCloudBuildServer
 
 	mu      sync.Mutex
@@ -51,12 +49,7 @@ type FakeCloudBuild struct {
 	order   []string                       // ids, oldest first
 	ops     map[string]string              // operation name → build id
 	reqs    []*cloudbuildpb.CreateBuildRequest
-	calls   map[string]int
-	fails   map[string][]codes.Code
 	watches []func(*cloudbuildpb.Build)
-
-	lis *bufconn.Listener
-	srv *grpc.Server
 }
 
 // opsServer serves google.longrunning.Operations for the fake's operations.
@@ -79,15 +72,13 @@ func NewFakeServer(tb testing.TB) *FakeCloudBuild {
 		now:    time.Now,
 		builds: map[string]*cloudbuildpb.Build{},
 		ops:    map[string]string{},
-		calls:  map[string]int{},
-		fails:  map[string][]codes.Code{},
-		lis:    bufconn.Listen(1 << 20),
+		Server: grpcfake.New(),
 	}
-	f.srv = grpc.NewServer(grpc.UnaryInterceptor(f.intercept))
-	cloudbuildpb.RegisterCloudBuildServer(f.srv, f)
-	longrunningpb.RegisterOperationsServer(f.srv, &opsServer{f: f})
-	go func() { _ = f.srv.Serve(f.lis) }()
-	tb.Cleanup(f.srv.Stop)
+	f.Register(func(g *grpc.Server) {
+		cloudbuildpb.RegisterCloudBuildServer(g, f)
+		longrunningpb.RegisterOperationsServer(g, &opsServer{f: f})
+	})
+	f.Start(tb)
 	return f
 }
 
@@ -102,53 +93,12 @@ func NewFake(tb testing.TB) (*FakeCloudBuild, *cloudbuild.Client) {
 // Client returns a new real Cloud Build client connected to f, closed on tb's cleanup.
 func (f *FakeCloudBuild) Client(tb testing.TB) *cloudbuild.Client {
 	tb.Helper()
-	conn, err := grpc.NewClient("passthrough:///fake-cloudbuild",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return f.lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	c, err := cloudbuild.NewClient(context.Background(), f.ClientOption(tb))
 	if err != nil {
-		tb.Fatalf("grpc.NewClient: %v", err)
-	}
-	c, err := cloudbuild.NewClient(context.Background(), option.WithGRPCConn(conn))
-	if err != nil {
-		_ = conn.Close()
 		tb.Fatalf("cloudbuild.NewClient: %v", err)
 	}
 	tb.Cleanup(func() { _ = c.Close() })
 	return c
-}
-
-// intercept counts calls and answers injected errors before the handler runs.
-func (f *FakeCloudBuild) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-	method := path.Base(info.FullMethod)
-	f.mu.Lock()
-	f.calls[method]++
-	var injected *codes.Code
-	if q := f.fails[method]; len(q) > 0 {
-		injected, f.fails[method] = &q[0], q[1:]
-	}
-	f.mu.Unlock()
-	if injected != nil {
-		return nil, grpcstatus.Errorf(*injected, "fake: injected %s on %s", *injected, method)
-	}
-	return h(ctx, req)
-}
-
-// FailNext makes the next n calls of method (e.g. "CreateBuild", "GetOperation") fail with
-// code. Injections queue up after earlier ones. The client retries GetBuild and ListBuilds on
-// Unavailable and DeadlineExceeded by itself.
-func (f *FakeCloudBuild) FailNext(method string, code codes.Code, n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for range n {
-		f.fails[method] = append(f.fails[method], code)
-	}
-}
-
-// Calls reports how many calls of method the server received (including failed ones).
-func (f *FakeCloudBuild) Calls(method string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.calls[method]
 }
 
 // Requests returns copies of the CreateBuild requests the fake accepted, in order.

@@ -3,9 +3,8 @@ package secretstest
 import (
 	"context"
 	"fmt"
+	"github.com/runyard/runyard/shared/grpcfake"
 	"hash/crc32"
-	"net"
-	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -17,12 +16,9 @@ import (
 	iampb "cloud.google.com/go/iam/apiv1/iampb"
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
-	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -38,6 +34,8 @@ import (
 //
 // Errors can be injected per method (FailNext); every call is counted (Calls).
 type FakeSecretManager struct {
+	*grpcfake.Server
+
 	secretmanagerpb.UnimplementedSecretManagerServiceServer
 
 	mu       sync.Mutex
@@ -45,12 +43,7 @@ type FakeSecretManager struct {
 	secrets  map[string]*fakeSecret // by resource name projects/P/secrets/ID
 	policies map[string]*iampb.Policy
 	etag     int
-	calls    map[string]int
-	fails    map[string][]codes.Code
 	iamRes   []string
-
-	lis *bufconn.Listener
-	srv *grpc.Server
 }
 
 type fakeSecret struct {
@@ -88,14 +81,12 @@ func NewFakeServer(tb testing.TB) *FakeSecretManager {
 		now:      time.Now,
 		secrets:  map[string]*fakeSecret{},
 		policies: map[string]*iampb.Policy{},
-		calls:    map[string]int{},
-		fails:    map[string][]codes.Code{},
-		lis:      bufconn.Listen(1 << 20),
+		Server:   grpcfake.New(),
 	}
-	f.srv = grpc.NewServer(grpc.UnaryInterceptor(f.intercept))
-	secretmanagerpb.RegisterSecretManagerServiceServer(f.srv, f)
-	go func() { _ = f.srv.Serve(f.lis) }()
-	tb.Cleanup(f.srv.Stop)
+	f.Register(func(g *grpc.Server) {
+		secretmanagerpb.RegisterSecretManagerServiceServer(g, f)
+	})
+	f.Start(tb)
 	return f
 }
 
@@ -110,52 +101,12 @@ func NewFake(tb testing.TB) (*FakeSecretManager, *secretmanager.Client) {
 // Client returns a new real Secret Manager client connected to f, closed on tb's cleanup.
 func (f *FakeSecretManager) Client(tb testing.TB) *secretmanager.Client {
 	tb.Helper()
-	conn, err := grpc.NewClient("passthrough:///fake-secretmanager",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return f.lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	c, err := secretmanager.NewClient(context.Background(), f.ClientOption(tb))
 	if err != nil {
-		tb.Fatalf("grpc.NewClient: %v", err)
-	}
-	c, err := secretmanager.NewClient(context.Background(), option.WithGRPCConn(conn))
-	if err != nil {
-		_ = conn.Close()
 		tb.Fatalf("secretmanager.NewClient: %v", err)
 	}
 	tb.Cleanup(func() { _ = c.Close() })
 	return c
-}
-
-// intercept counts calls and answers injected errors before the handler runs.
-func (f *FakeSecretManager) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-	method := path.Base(info.FullMethod)
-	f.mu.Lock()
-	f.calls[method]++
-	var injected *codes.Code
-	if q := f.fails[method]; len(q) > 0 {
-		injected, f.fails[method] = &q[0], q[1:]
-	}
-	f.mu.Unlock()
-	if injected != nil {
-		return nil, status.Errorf(*injected, "fake: injected %s on %s", *injected, method)
-	}
-	return h(ctx, req)
-}
-
-// FailNext makes the next n calls of method (e.g. "AddSecretVersion") fail with code. Injections
-// queue up after earlier ones.
-func (f *FakeSecretManager) FailNext(method string, code codes.Code, n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for range n {
-		f.fails[method] = append(f.fails[method], code)
-	}
-}
-
-// Calls reports how many calls of method the server received (including failed ones).
-func (f *FakeSecretManager) Calls(method string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.calls[method]
 }
 
 // Policy returns a copy of the IAM policy of resource, or nil if none was set.
