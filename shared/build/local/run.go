@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/runyard/runyard/shared/build/cloudbuild"
 	"io"
 	"os"
 	"os/exec"
@@ -92,7 +93,7 @@ func (b *Builder) run(j *job) {
 // publish sends one notification; a failure is logged (Cloud Build's notifications are not
 // guaranteed either: consumers reconcile).
 func (b *Builder) publish(j *job, bpb *cloudbuildpb.Build) {
-	attrs, data, err := encodeNotification(bpb)
+	attrs, data, err := cloudbuild.EncodeNotification(bpb)
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(j.ctx), publishTimeout)
 		_, err = b.cfg.Publisher.Publish(ctx, b.cfg.Topic, data, attrs)
