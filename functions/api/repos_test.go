@@ -71,7 +71,7 @@ func newReposEnv(tb testing.TB) *reposEnv {
 	}
 	mux := http.NewServeMux()
 	s.mountRepos(mux, svc)
-	mux.Handle("/", notFound(mux))
+	mux.Handle("/", httpx.NotFoundHandler(mux))
 	e := &reposEnv{h: httpx.Stack(mux, httpx.Options{Logger: slog.New(slog.DiscardHandler), MaxBody: cfg.MaxBodyBytes}), sm: sm, ten: ten}
 	bearer := func(email string) string { return "Bearer " + g.IDToken(tb, authtest.Claims{Email: email}) }
 	e.owner, e.admin, e.member, e.otherOwner = bearer(repostest.Owner.Email), bearer(repostest.Admin.Email), bearer(repostest.Member.Email), bearer("boss@other.test")

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"strings"
 
 	"github.com/runyard/runyard/shared/httpx"
 	"github.com/runyard/runyard/shared/tenancy"
@@ -13,7 +12,7 @@ import (
 // (`/api` under runyard dev).
 func (s *Server) Routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.handleHealth)
+	mux.HandleFunc("GET /healthz", httpx.Health)
 
 	mux.Handle("POST /v1/tenants", s.authed(s.handleCreateTenant))
 	mux.Handle("GET /v1/tenants/{t}", s.authed(getHandler(nil, tenantOnly(s.tenancy.GetTenant))))
@@ -45,32 +44,6 @@ func (s *Server) Routes() http.Handler {
 
 	s.mountRepos(mux, s.repos)
 
-	mux.Handle("/", notFound(mux))
+	mux.Handle("/", httpx.NotFoundHandler(mux))
 	return mux
-}
-
-// notFound answers unrouted requests with an envelope: 405 (with Allow) when the path exists
-// for other methods, else 404.
-func notFound(mux *http.ServeMux) http.Handler {
-	methods := []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var allow []string
-		for _, m := range methods {
-			probe := r.Clone(r.Context())
-			probe.Method = m
-			if _, pattern := mux.Handler(probe); pattern != "/" && pattern != "" {
-				allow = append(allow, m)
-			}
-		}
-		if len(allow) > 0 {
-			httpx.Error(w, r, &httpx.APIError{Status: http.StatusMethodNotAllowed, Code: httpx.CodeMethodNotAllowed,
-				Message: "method not allowed; use " + strings.Join(allow, ", "), Allow: allow})
-			return
-		}
-		httpx.Error(w, r, httpx.NotFound(httpx.CodeNotFound, "no such endpoint"))
-	})
-}
-
-func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	httpx.JSON(w, r, http.StatusOK, map[string]string{"status": "ok"})
 }

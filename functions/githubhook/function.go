@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"sync"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
@@ -35,25 +34,16 @@ import (
 // FunctionName is the function's name everywhere: folder, FunctionName, image, service.
 const FunctionName = "githubhook"
 
-func init() { functions.HTTP(FunctionName, serve) }
+func init() { functions.HTTP(FunctionName, httpx.Lazy(FunctionName, buildFromEnv)) }
 
-var handler = sync.OnceValues(func() (http.Handler, error) {
+// buildFromEnv wires the deployed function from its environment.
+func buildFromEnv() (http.Handler, error) {
 	ctx := context.Background()
 	var cfg Config
 	if err := config.Load(ctx, &cfg); err != nil {
 		return nil, err
 	}
 	return Build(ctx, cfg, Options{Logger: logging.New(os.Stdout, logging.ParseLevel(cfg.LogLevel))})
-})
-
-func serve(w http.ResponseWriter, r *http.Request) {
-	h, err := handler()
-	if err != nil {
-		slog.ErrorContext(r.Context(), "githubhook: start", "error", err)
-		httpx.Error(w, r, httpx.Errorf(http.StatusServiceUnavailable, httpx.CodeUnavailable, "service is misconfigured").WithCause(err))
-		return
-	}
-	h.ServeHTTP(w, r)
 }
 
 // Prebuilder starts a prebuild of a source for a tenant; the build service implements it.

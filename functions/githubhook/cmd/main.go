@@ -1,23 +1,10 @@
-// Command main is the githubhook function's image entry point (the Go functions buildpack
-// cannot build a function below the module root): it registers the function by importing it
-// and serves it with the functions framework on $PORT.
+// Command main is the githubhook function's image entry point: importing the function registers
+// it, and fnmain.Run serves it on $PORT.
 package main
 
 import (
-	"log"
-	"os"
-
-	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
-
 	_ "github.com/runyard/runyard/functions/githubhook"
+	"github.com/runyard/runyard/shared/fnmain"
 )
 
-func main() {
-	port := os.Getenv("PORT")
-	if port == "" {
-		port = "8080"
-	}
-	if err := funcframework.Start(port); err != nil {
-		log.Fatalf("funcframework.Start: %v", err)
-	}
-}
+func main() { fnmain.Run() }
