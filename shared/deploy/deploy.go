@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
+	"strings"
 )
 
 // Cell is a (project, region) capacity slot that hosts runtime services.
@@ -51,12 +53,13 @@ type Size struct {
 	GiB    int
 }
 
-// Sizes maps OpenHands' resource_factor to a runtime's size.
+// Sizes maps OpenHands' resource_factor to a runtime's size. Cloud Run allows 8 vCPU per
+// instance across its containers and the ingress sidecar takes 1, so factor 8 gets 6.
 var Sizes = map[int]Size{
 	1: {CPU: "1", Memory: "2Gi", VCPU: 1, GiB: 2},
 	2: {CPU: "2", Memory: "4Gi", VCPU: 2, GiB: 4},
 	4: {CPU: "4", Memory: "8Gi", VCPU: 4, GiB: 8},
-	8: {CPU: "8", Memory: "16Gi", VCPU: 8, GiB: 16},
+	8: {CPU: "6", Memory: "16Gi", VCPU: 6, GiB: 16},
 }
 
 // SecretRef is an environment variable whose value comes from a secret version (Cloud Run
@@ -84,7 +87,9 @@ type Spec struct {
 	StartCmd string
 	// Ports the runtime serves besides the agent and VS Code ports (app previews).
 	Ports []int
-	Env   map[string]string
+	// Env is the app's environment; every Deployer also sets RUNTIME_ID (and PORT where the
+	// platform does not), so Env must not.
+	Env map[string]string
 	// Secrets are injected as environment variables by reference.
 	Secrets []SecretRef
 	Size    Size
@@ -131,6 +136,11 @@ type Deployer interface {
 	Delete(ctx context.Context, cell Cell, service string) error
 }
 
+// LogReader is implemented by Deployers that keep a runtime's output (the local driver).
+type LogReader interface {
+	Logs(service string) ([]byte, error)
+}
+
 // Errors Deployers return; the api maps them to stable codes.
 var (
 	ErrQuota        = errors.New("deploy: quota exceeded")
@@ -151,4 +161,41 @@ func ServiceName(runtimeID string) (string, error) {
 		return "", fmt.Errorf("%w: runtime id %q does not make a valid service id", ErrInvalid, runtimeID)
 	}
 	return s, nil
+}
+
+// ParseCells reads cell entries "name:project:region:limit" (the RUNYARD_CELLS setting).
+func ParseCells(entries []string) ([]Cell, error) {
+	var cells []Cell
+	var errs []error
+	seen := map[string]bool{}
+	for _, e := range entries {
+		parts := strings.Split(strings.TrimSpace(e), ":")
+		if len(parts) != 4 {
+			errs = append(errs, fmt.Errorf("cell %q is not name:project:region:limit", e))
+			continue
+		}
+		limit, err := strconv.Atoi(parts[3])
+		if err != nil || limit < 1 || parts[0] == "" || parts[1] == "" || parts[2] == "" || seen[parts[0]] {
+			errs = append(errs, fmt.Errorf("cell %q needs a unique name, a project, a region and a positive limit", e))
+			continue
+		}
+		seen[parts[0]] = true
+		cells = append(cells, Cell{Name: parts[0], Project: parts[1], Region: parts[2], Limit: limit})
+	}
+	return cells, errors.Join(errs...)
+}
+
+// ParseProjectNumbers reads "project=number" entries.
+func ParseProjectNumbers(entries []string) (map[string]string, error) {
+	out := map[string]string{}
+	var errs []error
+	for _, e := range entries {
+		p, n, ok := strings.Cut(strings.TrimSpace(e), "=")
+		if !ok || p == "" || n == "" || strings.Trim(n, "0123456789") != "" {
+			errs = append(errs, fmt.Errorf("project number %q is not project=number", e))
+			continue
+		}
+		out[p] = n
+	}
+	return out, errors.Join(errs...)
 }
