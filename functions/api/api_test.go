@@ -22,11 +22,15 @@ import (
 	"github.com/runyard/runyard/shared/build"
 	"github.com/runyard/runyard/shared/build/buildtest"
 	"github.com/runyard/runyard/shared/build/cloudbuild"
+	"github.com/runyard/runyard/shared/deploy"
+	deployrun "github.com/runyard/runyard/shared/deploy/cloudrun"
+	"github.com/runyard/runyard/shared/deploy/deploytest"
 	"github.com/runyard/runyard/shared/httpx"
 	"github.com/runyard/runyard/shared/repos/repostest"
 	"github.com/runyard/runyard/shared/secrets/secretmanager"
 	"github.com/runyard/runyard/shared/secrets/secretstest"
 	"github.com/runyard/runyard/shared/sources/gcs"
+	"github.com/runyard/runyard/shared/store"
 	"github.com/runyard/runyard/shared/store/storetest"
 )
 
@@ -41,6 +45,11 @@ type env struct {
 	cb *buildtest.FakeCloudBuild
 	// builds shares the handler's store and builder, for tests that play the builder's side.
 	builds *build.Service
+	// st is the handler's store.
+	st store.Store
+	// run and iap are the in-process Cloud Run and IAP the real clients talk to.
+	run *deploytest.FakeCloudRun
+	iap *deploytest.FakeIAP
 }
 
 type envOptions struct {
@@ -68,7 +77,11 @@ func newEnv(tb testing.TB, opts ...envOptions) *env {
 		RequestTimeout: time.Minute, MaxBodyBytes: api.DefaultMaxBodyBytes, MaxUploadBytes: 1 << 20, SourcesBucket: "sources",
 		BuildAllowedHosts: build.DefaultAllowedHosts,
 		Build:             cloudbuild.EnvConfig{ArtifactRepo: "us-central1-docker.pkg.dev/test-project/runyard", Region: "global", Timeout: 20 * time.Minute},
-		Repos:             repostest.Config()}
+		Repos:             repostest.Config(),
+		Runtimes: deployrun.EnvConfig{Cells: []string{"c1:test-project:us-central1:3"},
+			IngressImage:   "us-docker.pkg.dev/runyard/ingress:1",
+			ServiceAccount: "runtimes@test-project.iam.gserviceaccount.com",
+			ProjectNumbers: []string{"test-project=123456789012"}}}
 	if err := cfg.Validate(); err != nil {
 		tb.Fatal(err)
 	}
@@ -77,17 +90,24 @@ func newEnv(tb testing.TB, opts ...envOptions) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	runFake, iapFake, runClient, iapClient := deploytest.NewFakes(tb)
+	numbers, err := deploy.ParseProjectNumbers(cfg.Runtimes.ProjectNumbers)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	deployer := deployrun.NewFromClients(runClient, iapClient, deployrun.Config{ProjectNumbers: numbers})
 	h, err := api.Build(context.Background(), cfg, api.Options{
 		Store: st, IDTokenOptions: []option.ClientOption{g.ClientOption()},
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Dev: o.dev,
-		Secrets: secretmanager.NewFromClient(smClient, "test"),
-		Builder: builder,
-		Sources: gcs.NewFromClient(gcsFake.Client(), "sources"),
+		Secrets:  secretmanager.NewFromClient(smClient, "test"),
+		Builder:  builder,
+		Sources:  gcs.NewFromClient(gcsFake.Client(), "sources"),
+		Deployer: deployer,
 	})
 	if err != nil {
 		tb.Fatalf("api.Build: %v", err)
 	}
-	return &env{h: h, g: g, logs: logs, sm: sm, cb: cb, builds: builds}
+	return &env{h: h, g: g, logs: logs, sm: sm, cb: cb, builds: builds, run: runFake, iap: iapFake, st: st}
 }
 
 // user returns an Authorization value for a signed-in Google user.
@@ -204,4 +224,11 @@ func (s *syncWriter) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.String()
+}
+
+func decodeInto(tb testing.TB, data []byte, out any) {
+	tb.Helper()
+	if err := json.Unmarshal(data, out); err != nil {
+		tb.Fatalf("decode %s: %v", data, err)
+	}
 }

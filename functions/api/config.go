@@ -5,6 +5,7 @@ import (
 
 	"github.com/runyard/runyard/shared/build/cloudbuild"
 	"github.com/runyard/runyard/shared/config"
+	"github.com/runyard/runyard/shared/deploy/cloudrun"
 	"github.com/runyard/runyard/shared/repos"
 )
 
@@ -25,6 +26,11 @@ type Config struct {
 	Build cloudbuild.EnvConfig
 	// Repos configures repository connections.
 	Repos repos.Config
+	// Runtimes configures where and how runtimes run.
+	Runtimes cloudrun.EnvConfig
+	// PreviewHost, when set, makes preview URLs http://{port}-{runtime}.{PreviewHost}/ (the
+	// local stack: "localhost:8080"); otherwise previews are under the runtime's URL.
+	PreviewHost string `env:"RUNYARD_PREVIEW_HOST"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL, default=info"`
 	// RequestTimeout is each request's deadline.
@@ -48,6 +54,7 @@ func (c *Config) Validate() error {
 	p.Check(len(c.BuildAllowedHosts) > 0, "BUILD_ALLOWED_HOSTS needs at least one host")
 	p.Check(c.Build.ArtifactRepo != "", "BUILD_ARTIFACT_REPO is required (the Artifact Registry repository for images)")
 	p.Add(c.Repos.Validate())
+	p.Add(c.Runtimes.Validate())
 	p.Check(c.RequestTimeout > 0 && c.RequestTimeout <= 10*time.Minute, "REQUEST_TIMEOUT must be in (0, 10m], got %s", c.RequestTimeout)
 	p.Check(c.MaxBodyBytes >= 1024 && c.MaxBodyBytes <= 1<<30, "MAX_BODY_BYTES must be 1 KiB to 1 GiB, got %d", c.MaxBodyBytes)
 	p.Check(c.MaxUploadBytes >= 1024 && c.MaxUploadBytes <= c.MaxBodyBytes, "MAX_UPLOAD_BYTES must be 1 KiB to MAX_BODY_BYTES, got %d", c.MaxUploadBytes)

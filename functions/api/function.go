@@ -20,9 +20,11 @@ import (
 	"github.com/runyard/runyard/shared/build"
 	"github.com/runyard/runyard/shared/build/cloudbuild"
 	"github.com/runyard/runyard/shared/config"
+	"github.com/runyard/runyard/shared/deploy"
 	"github.com/runyard/runyard/shared/httpx"
 	"github.com/runyard/runyard/shared/logging"
 	"github.com/runyard/runyard/shared/repos"
+	"github.com/runyard/runyard/shared/runtime"
 	"github.com/runyard/runyard/shared/secrets"
 	"github.com/runyard/runyard/shared/secrets/secretmanager"
 	"github.com/runyard/runyard/shared/sources"
@@ -56,6 +58,8 @@ type Options struct {
 	Secrets secrets.Manager
 	// Builder replaces the Cloud Build builder.
 	Builder build.Builder
+	// Deployer replaces the Cloud Run deployer of runtimes.
+	Deployer deploy.Deployer
 	// Sources replaces the Cloud Storage store of uploaded source archives.
 	Sources sources.Store
 	// IDTokenOptions are passed to the ID token validator (tests serve test keys with them).
@@ -122,7 +126,26 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
-	s, err := NewServer(cfg, ten, an, builds, src, rp)
+	cells, err := cfg.Runtimes.CellList()
+	if err != nil {
+		return nil, err
+	}
+	rts, err := runtime.NewService(st, cells)
+	if err != nil {
+		return nil, err
+	}
+	dep := opts.Deployer
+	if dep == nil {
+		if dep, err = cfg.Runtimes.Deployer(ctx); err != nil {
+			return nil, fmt.Errorf("api: deployer: %w", err)
+		}
+	}
+	orch, err := runtime.NewOrchestrator(rts, dep, builds, runtime.OrchestratorConfig{IngressImage: cfg.Runtimes.IngressImage,
+		ServiceAccount: func(string) string { return cfg.Runtimes.ServiceAccount }})
+	if err != nil {
+		return nil, err
+	}
+	s, err := NewServer(cfg, ten, an, builds, src, rp, orch, dep)
 	if err != nil {
 		return nil, err
 	}

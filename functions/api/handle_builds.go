@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -47,9 +48,18 @@ func buildError(err error) error {
 	return err
 }
 
-// buildAnswer is a build record as the API shows it.
+// buildAnswer is a build record as the API shows it, with its detected plan.
 type buildAnswer struct {
 	build.Record
+	Plan json.RawMessage `json:"plan,omitempty"`
+}
+
+func newBuildAnswer(r build.Record) buildAnswer {
+	a := buildAnswer{Record: r}
+	if r.PlanJSON != "" {
+		a.Plan = json.RawMessage(r.PlanJSON)
+	}
+	return a
 }
 
 func (s *Server) handleCreateBuild(w http.ResponseWriter, r *http.Request, c tenancy.Caller) error {
@@ -94,7 +104,7 @@ func (s *Server) handleCreateBuild(w http.ResponseWriter, r *http.Request, c ten
 		}
 	}
 	w.Header().Set("Location", "/v1/tenants/"+t+"/builds/"+rec.ID)
-	httpx.JSON(w, r, status, buildAnswer{rec})
+	httpx.JSON(w, r, status, newBuildAnswer(rec))
 	return nil
 }
 
@@ -170,7 +180,7 @@ func (s *Server) listBuilds(ctx context.Context, c tenancy.Caller, t string, q s
 	}
 	page := tenancy.Page[buildAnswer]{Items: make([]buildAnswer, len(recs)), NextCursor: next}
 	for i, r := range recs {
-		page.Items[i] = buildAnswer{r}
+		page.Items[i] = newBuildAnswer(r)
 	}
 	return page, nil
 }
@@ -180,7 +190,7 @@ func (s *Server) getBuild(ctx context.Context, c tenancy.Caller, t, id string) (
 		return buildAnswer{}, err
 	}
 	r, err := s.builds.Get(ctx, t, id)
-	return buildAnswer{r}, buildError(err)
+	return newBuildAnswer(r), buildError(err)
 }
 
 // buildID reads {b}, validated.
@@ -215,6 +225,6 @@ func (s *Server) handleBuildAction(w http.ResponseWriter, r *http.Request, c ten
 		return buildError(err)
 	}
 	s.tenancy.Audit(r.Context(), c, t, tenancy.ActBuildCancel, "builds/"+id, tenancy.OutcomeSuccess, "status "+string(rec.Status))
-	httpx.JSON(w, r, http.StatusAccepted, buildAnswer{rec})
+	httpx.JSON(w, r, http.StatusAccepted, newBuildAnswer(rec))
 	return nil
 }

@@ -26,3 +26,15 @@ func (s *Server) handleCreateTenant(w http.ResponseWriter, r *http.Request, c te
 	httpx.JSON(w, r, http.StatusCreated, t)
 	return nil
 }
+
+// Me is who the caller is.
+type Me struct {
+	Kind   tenancy.CallerKind `json:"kind"`
+	Email  string             `json:"email,omitempty"`
+	Tenant string             `json:"tenant,omitempty"`
+}
+
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, c tenancy.Caller) error {
+	httpx.JSON(w, r, http.StatusOK, Me{Kind: c.Kind, Email: c.Email, Tenant: c.Tenant})
+	return nil
+}

@@ -14,6 +14,7 @@ func (s *Server) Routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", httpx.Health)
 
+	mux.Handle("GET /v1/me", s.authed(s.handleMe))
 	mux.Handle("POST /v1/tenants", s.authed(s.handleCreateTenant))
 	mux.Handle("GET /v1/tenants/{t}", s.authed(getHandler(nil, tenantOnly(s.tenancy.GetTenant))))
 	mux.Handle("DELETE /v1/tenants/{t}", s.authed(deleteHandler(nil, func(ctx context.Context, c tenancy.Caller, t, _ string) error {
@@ -43,6 +44,13 @@ func (s *Server) Routes() http.Handler {
 	mux.Handle("POST /v1/tenants/{t}/builds/{action}", s.authed(s.handleBuildAction))
 
 	s.mountRepos(mux, s.repos)
+
+	mux.Handle("GET /v1/tenants/{t}/runtimes", s.authed(withStateFilter(listHandler(s.listRuntimes))))
+	mux.Handle("POST /v1/tenants/{t}/runtimes", s.authed(s.handleCreateRuntime))
+	mux.Handle("GET /v1/tenants/{t}/runtimes/{r}", s.authed(getHandler(runtimeID, s.getRuntime)))
+	mux.Handle("DELETE /v1/tenants/{t}/runtimes/{r}", s.authed(s.handleDeleteRuntime))
+	mux.Handle("POST /v1/tenants/{t}/runtimes/{action}", s.authed(s.handleRuntimeAction))
+	mux.Handle("GET /v1/tenants/{t}/runtimes/{r}/logs", s.authed(s.handleRuntimeLogs))
 
 	mux.Handle("/", httpx.NotFoundHandler(mux))
 	return mux

@@ -10,8 +10,10 @@ import (
 
 	"github.com/runyard/runyard/shared/authn"
 	"github.com/runyard/runyard/shared/build"
+	"github.com/runyard/runyard/shared/deploy"
 	"github.com/runyard/runyard/shared/httpx"
 	"github.com/runyard/runyard/shared/repos"
+	"github.com/runyard/runyard/shared/runtime"
 	"github.com/runyard/runyard/shared/sources"
 	"github.com/runyard/runyard/shared/store"
 	"github.com/runyard/runyard/shared/tenancy"
@@ -19,21 +21,24 @@ import (
 
 // Server holds the api function's dependencies; its methods are the handlers.
 type Server struct {
-	cfg     Config
-	tenancy *tenancy.Service
-	authn   *authn.Authenticator
-	builds  *build.Service
-	sources sources.Store
-	repos   *repos.Service
-	now     func() time.Time
+	cfg      Config
+	tenancy  *tenancy.Service
+	authn    *authn.Authenticator
+	builds   *build.Service
+	sources  sources.Store
+	repos    *repos.Service
+	runtimes *runtime.Orchestrator
+	deployer deploy.Deployer
+	now      func() time.Time
 }
 
 // NewServer returns a Server, rejecting missing dependencies.
-func NewServer(cfg Config, t *tenancy.Service, a *authn.Authenticator, b *build.Service, src sources.Store, rp *repos.Service) (*Server, error) {
-	if t == nil || a == nil || b == nil || src == nil || rp == nil {
-		return nil, errors.New("api.NewServer: tenancy, authenticator, build, source store and repos are required")
+func NewServer(cfg Config, t *tenancy.Service, a *authn.Authenticator, b *build.Service, src sources.Store, rp *repos.Service,
+	rt *runtime.Orchestrator, d deploy.Deployer) (*Server, error) {
+	if t == nil || a == nil || b == nil || src == nil || rp == nil || rt == nil || d == nil {
+		return nil, errors.New("api.NewServer: tenancy, authenticator, build, source store, repos, runtimes and deployer are required")
 	}
-	return &Server{cfg: cfg, tenancy: t, authn: a, builds: b, sources: src, repos: rp, now: time.Now}, nil
+	return &Server{cfg: cfg, tenancy: t, authn: a, builds: b, sources: src, repos: rp, runtimes: rt, deployer: d, now: time.Now}, nil
 }
 
 // handlerFunc is an authenticated handler: it gets the caller and returns an error to render.

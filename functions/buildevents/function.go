@@ -20,9 +20,11 @@ import (
 
 	"github.com/runyard/runyard/shared/build"
 	"github.com/runyard/runyard/shared/config"
+	"github.com/runyard/runyard/shared/deploy/cloudrun"
 	"github.com/runyard/runyard/shared/events"
 	eventspubsub "github.com/runyard/runyard/shared/events/pubsub"
 	"github.com/runyard/runyard/shared/logging"
+	"github.com/runyard/runyard/shared/runtime"
 	"github.com/runyard/runyard/shared/store"
 	"github.com/runyard/runyard/shared/store/firestore"
 )
@@ -39,6 +41,8 @@ type Config struct {
 	// FinishedTopic receives build.finished events.
 	FinishedTopic string `env:"BUILD_EVENTS_TOPIC, default=build-events"`
 	LogLevel      string `env:"LOG_LEVEL, default=info"`
+	// Runtimes says where runtimes waiting on builds are deployed.
+	Runtimes cloudrun.EnvConfig
 }
 
 // Validate reports every problem at once.
@@ -46,6 +50,7 @@ func (c *Config) Validate() error {
 	var p config.Problems
 	p.Check(c.ProjectID != "", "GOOGLE_CLOUD_PROJECT is required")
 	p.Check(c.FinishedTopic != "", "BUILD_EVENTS_TOPIC must not be empty")
+	p.Add(c.Runtimes.Validate())
 	return p.Err()
 }
 
@@ -63,6 +68,8 @@ type Options struct {
 	Logger    *slog.Logger
 	Store     store.Store
 	Publisher events.Publisher
+	// Continuer continues runtimes waiting on builds (runyard dev passes its orchestrator).
+	Continuer Continuer
 }
 
 // Build wires the function's handler from cfg and opts.
@@ -87,7 +94,17 @@ func Build(ctx context.Context, cfg Config, opts Options) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewHandler(svc, pub, cfg.FinishedTopic, opts.Logger)
+	h, err := NewHandler(svc, pub, cfg.FinishedTopic, opts.Logger)
+	if err != nil {
+		return nil, err
+	}
+	next := opts.Continuer
+	if next == nil {
+		if next, err = runtimes(ctx, cfg, st, svc); err != nil {
+			return nil, err
+		}
+	}
+	return h.WithContinuer(next), nil
 }
 
 // handle is the registered CloudEvent function. An error makes Eventarc redeliver.
@@ -109,4 +126,22 @@ func (noBuilder) Start(context.Context, build.Request) (build.Started, error) {
 
 func (noBuilder) Cancel(context.Context, string) error {
 	return fmt.Errorf("%w: buildevents cancels no builds", build.ErrInvalid)
+}
+
+// runtimes builds the production continuation: the orchestrator on Cloud Run.
+func runtimes(ctx context.Context, cfg Config, st store.Store, builds *build.Service) (Continuer, error) {
+	cells, err := cfg.Runtimes.CellList()
+	if err != nil {
+		return nil, err
+	}
+	rts, err := runtime.NewService(st, cells)
+	if err != nil {
+		return nil, err
+	}
+	dep, err := cfg.Runtimes.Deployer(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("buildevents: deployer: %w", err)
+	}
+	return runtime.NewOrchestrator(rts, dep, builds, runtime.OrchestratorConfig{IngressImage: cfg.Runtimes.IngressImage,
+		ServiceAccount: func(string) string { return cfg.Runtimes.ServiceAccount }})
 }

@@ -32,13 +32,23 @@ type Finished struct {
 	Error    string       `json:"error,omitempty"`
 }
 
+// Continuer continues what waits on a build: the runtimes to deploy with its image
+// (runtime.Orchestrator implements it).
+type Continuer interface {
+	OnBuildFinished(ctx context.Context, b build.Record) error
+}
+
 // Handler handles cloud-builds notifications.
 type Handler struct {
 	builds *build.Service
 	pub    events.Publisher
 	topic  string
 	log    *slog.Logger
+	next   Continuer
 }
+
+// WithContinuer makes the handler continue the runtimes waiting on finished builds.
+func (h *Handler) WithContinuer(c Continuer) *Handler { h.next = c; return h }
 
 // NewHandler returns a Handler.
 func NewHandler(b *build.Service, pub events.Publisher, topic string, log *slog.Logger) (*Handler, error) {
@@ -99,6 +109,13 @@ func (h *Handler) Handle(ctx context.Context, e event.Event) error {
 	// was written. build.finished is therefore at least once; consumers key on the build id.
 	if !rec.Status.Terminal() || (outcome != build.Finished && ev.Status != rec.Status) {
 		return nil
+	}
+	if h.next != nil {
+		// Runtimes that wait on the build deploy (or fail) before the event goes out; a
+		// failure here makes Eventarc redeliver, and the continuation is idempotent.
+		if err := h.next.OnBuildFinished(ctx, rec); err != nil {
+			return fmt.Errorf("buildevents: continue runtimes: %w", err)
+		}
 	}
 	data, err := json.Marshal(Finished{Tenant: rec.Tenant, BuildID: rec.ID, Status: rec.Status, CacheKey: rec.CacheKey,
 		Image: rec.Image, Digest: rec.Digest, Error: rec.Error})

@@ -92,10 +92,14 @@ type Runtime struct {
 	ResourceFactor int         `firestore:"resource_factor" json:"resource_factor"`
 	VCPU           int         `firestore:"vcpu" json:"vcpu"`
 	Mode           deploy.Mode `firestore:"mode" json:"mode"`
-	URL            string      `firestore:"url,omitempty" json:"url,omitempty"`
-	CreatedBy      string      `firestore:"created_by" json:"created_by"`
-	CreatedAt      time.Time   `firestore:"created_at" json:"created_at"`
-	UpdatedAt      time.Time   `firestore:"updated_at" json:"updated_at"`
+	// Env, Secrets (by reference, never values) and Members are what the service gets.
+	Env       map[string]string  `firestore:"env" json:"env,omitempty"`
+	Secrets   []deploy.SecretRef `firestore:"secrets" json:"secrets,omitempty"`
+	Members   []string           `firestore:"members" json:"-"`
+	URL       string             `firestore:"url,omitempty" json:"url,omitempty"`
+	CreatedBy string             `firestore:"created_by" json:"created_by"`
+	CreatedAt time.Time          `firestore:"created_at" json:"created_at"`
+	UpdatedAt time.Time          `firestore:"updated_at" json:"updated_at"`
 	// Generation counts state changes; it grows by one with each.
 	Generation int64 `firestore:"generation" json:"generation"`
 }

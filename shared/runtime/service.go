@@ -55,6 +55,9 @@ type Spec struct {
 	State   State
 	BuildID string
 	Actor   string
+	Env     map[string]string
+	Secrets []deploy.SecretRef
+	Members []string
 }
 
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
@@ -93,7 +96,8 @@ func (s *Service) Create(ctx context.Context, tenant string, sp Spec) (Runtime, 
 	now := s.now()
 	r := Runtime{ID: id, Tenant: tenant, SessionID: sp.SessionID, State: sp.State, Source: sp.Source, BuildID: sp.BuildID,
 		Image: sp.Image, StartCmd: sp.StartCmd, Ports: sp.Ports, Service: service, ResourceFactor: sp.ResourceFactor,
-		VCPU: size.VCPU, Mode: sp.Mode, CreatedBy: sp.Actor, CreatedAt: now, UpdatedAt: now, Generation: 1}
+		VCPU: size.VCPU, Mode: sp.Mode, Env: sp.Env, Secrets: sp.Secrets, Members: sp.Members,
+		CreatedBy: sp.Actor, CreatedAt: now, UpdatedAt: now, Generation: 1}
 	if r.Ports == nil {
 		r.Ports = []int{}
 	}

@@ -5,47 +5,53 @@ type Action string
 
 // Actions. Mutating actions are audited.
 const (
-	ActTenantCreate Action = "tenant.create"
-	ActTenantRead   Action = "tenant.read"
-	ActTenantDelete Action = "tenant.delete"
-	ActMembersList  Action = "members.list"
-	ActMemberAdd    Action = "members.add"
-	ActMemberRemove Action = "members.remove"
-	ActAPIKeysList  Action = "apikeys.list"
-	ActAPIKeyCreate Action = "apikeys.create"
-	ActAPIKeyRevoke Action = "apikeys.revoke"
-	ActAuditRead    Action = "audit.read"
-	ActSecretsList  Action = "secrets.list"
-	ActSecretPut    Action = "secrets.put"
-	ActSecretDelete Action = "secrets.delete"
-	ActBuildsList   Action = "builds.list"
-	ActBuildCreate  Action = "builds.create"
-	ActBuildCancel  Action = "builds.cancel"
-	ActReposList    Action = "repos.list"
-	ActReposWrite   Action = "repos.write"
+	ActTenantCreate  Action = "tenant.create"
+	ActTenantRead    Action = "tenant.read"
+	ActTenantDelete  Action = "tenant.delete"
+	ActMembersList   Action = "members.list"
+	ActMemberAdd     Action = "members.add"
+	ActMemberRemove  Action = "members.remove"
+	ActAPIKeysList   Action = "apikeys.list"
+	ActAPIKeyCreate  Action = "apikeys.create"
+	ActAPIKeyRevoke  Action = "apikeys.revoke"
+	ActAuditRead     Action = "audit.read"
+	ActSecretsList   Action = "secrets.list"
+	ActSecretPut     Action = "secrets.put"
+	ActSecretDelete  Action = "secrets.delete"
+	ActBuildsList    Action = "builds.list"
+	ActBuildCreate   Action = "builds.create"
+	ActBuildCancel   Action = "builds.cancel"
+	ActReposList     Action = "repos.list"
+	ActReposWrite    Action = "repos.write"
+	ActRuntimesList  Action = "runtimes.list"
+	ActRuntimeCreate Action = "runtimes.create"
+	ActRuntimeManage Action = "runtimes.manage"
 )
 
 // Permissions is the permission table: the weakest member role allowed each action, and
 // whether a tenant API key may do it. README.md of functions/api renders this table; a test
 // keeps the two in step.
 var Permissions = map[Action]Permission{
-	ActTenantRead:   {MinRole: RoleMember, APIKey: true},
-	ActTenantDelete: {MinRole: RoleOwner},
-	ActMembersList:  {MinRole: RoleMember},
-	ActMemberAdd:    {MinRole: RoleAdmin},
-	ActMemberRemove: {MinRole: RoleAdmin},
-	ActAPIKeysList:  {MinRole: RoleAdmin},
-	ActAPIKeyCreate: {MinRole: RoleAdmin},
-	ActAPIKeyRevoke: {MinRole: RoleAdmin},
-	ActAuditRead:    {MinRole: RoleAdmin},
-	ActSecretsList:  {MinRole: RoleMember},
-	ActSecretPut:    {MinRole: RoleAdmin},
-	ActSecretDelete: {MinRole: RoleAdmin},
-	ActBuildsList:   {MinRole: RoleMember, APIKey: true},
-	ActBuildCreate:  {MinRole: RoleMember, APIKey: true},
-	ActBuildCancel:  {MinRole: RoleMember, APIKey: true},
-	ActReposList:    {MinRole: RoleMember},
-	ActReposWrite:   {MinRole: RoleAdmin},
+	ActTenantRead:    {MinRole: RoleMember, APIKey: true},
+	ActTenantDelete:  {MinRole: RoleOwner},
+	ActMembersList:   {MinRole: RoleMember},
+	ActMemberAdd:     {MinRole: RoleAdmin},
+	ActMemberRemove:  {MinRole: RoleAdmin},
+	ActAPIKeysList:   {MinRole: RoleAdmin},
+	ActAPIKeyCreate:  {MinRole: RoleAdmin},
+	ActAPIKeyRevoke:  {MinRole: RoleAdmin},
+	ActAuditRead:     {MinRole: RoleAdmin},
+	ActSecretsList:   {MinRole: RoleMember},
+	ActSecretPut:     {MinRole: RoleAdmin},
+	ActSecretDelete:  {MinRole: RoleAdmin},
+	ActBuildsList:    {MinRole: RoleMember, APIKey: true},
+	ActBuildCreate:   {MinRole: RoleMember, APIKey: true},
+	ActBuildCancel:   {MinRole: RoleMember, APIKey: true},
+	ActReposList:     {MinRole: RoleMember},
+	ActReposWrite:    {MinRole: RoleAdmin},
+	ActRuntimesList:  {MinRole: RoleMember, APIKey: true},
+	ActRuntimeCreate: {MinRole: RoleMember, APIKey: true},
+	ActRuntimeManage: {MinRole: RoleMember, APIKey: true},
 }
 
 // Permission is one row of the table.

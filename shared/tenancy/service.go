@@ -84,7 +84,8 @@ func NewService(st store.Store, newKey NewKeyFunc, opts ...Option) (*Service, er
 
 // mutating actions are audited, including denials.
 var mutating = map[Action]bool{ActTenantDelete: true, ActMemberAdd: true, ActMemberRemove: true, ActAPIKeyCreate: true,
-	ActAPIKeyRevoke: true, ActSecretPut: true, ActSecretDelete: true, ActBuildCreate: true, ActBuildCancel: true, ActReposWrite: true}
+	ActAPIKeyRevoke: true, ActSecretPut: true, ActSecretDelete: true, ActBuildCreate: true, ActBuildCancel: true, ActReposWrite: true,
+	ActRuntimeCreate: true, ActRuntimeManage: true}
 
 // Authorize checks that c may perform a on tenant and returns c's member role ("" for an API
 // key). A caller with no standing in the tenant gets ErrTenantNotFound, whether or not the
@@ -543,4 +544,24 @@ func getDoc(ctx context.Context, s *Service, k store.Key, dst any, what string) 
 		return fmt.Errorf("tenancy: get %s: %w", what, err)
 	}
 	return nil
+}
+
+// MemberEmails lists every member's email, for grants made on the tenant's behalf (IAP access
+// to its runtimes). It checks nothing: callers have authorized the request that needs it.
+func (s *Service) MemberEmails(ctx context.Context, tenant string) ([]string, error) {
+	var out []string
+	cursor := ""
+	for {
+		page, next, err := store.ListOf[Member](ctx, s.store, tenant, KindMembers, store.Query{Limit: store.MaxLimit, Cursor: cursor})
+		if err != nil {
+			return nil, fmt.Errorf("tenancy: member emails: %w", err)
+		}
+		for _, m := range page {
+			out = append(out, m.Email)
+		}
+		if next == "" {
+			return out, nil
+		}
+		cursor = next
+	}
 }

@@ -20,11 +20,14 @@ import (
 	"github.com/runyard/runyard/shared/auth"
 	"github.com/runyard/runyard/shared/build"
 	buildlocal "github.com/runyard/runyard/shared/build/local"
+	"github.com/runyard/runyard/shared/deploy"
+	deploylocal "github.com/runyard/runyard/shared/deploy/local"
 	"github.com/runyard/runyard/shared/emulators"
 	eventspubsub "github.com/runyard/runyard/shared/events/pubsub"
 	"github.com/runyard/runyard/shared/httpx"
 	"github.com/runyard/runyard/shared/localevents"
 	"github.com/runyard/runyard/shared/logging"
+	"github.com/runyard/runyard/shared/runtime"
 	"github.com/runyard/runyard/shared/secrets/local"
 	"github.com/runyard/runyard/shared/sources/localdir"
 	"github.com/runyard/runyard/shared/store/firestore"
@@ -178,8 +181,27 @@ func runDev(ctx context.Context, cfg devConfig, stdout, stderr io.Writer) (err e
 	if err != nil {
 		return err
 	}
+	driver, err := deploylocal.New(deploylocal.Config{WorkDir: filepath.Join(cfg.dataDir, "runtimes"), Secrets: sec, Logger: log})
+	if err != nil {
+		return fmt.Errorf("local runtime driver: %w", err)
+	}
+	defer driver.Close(stopCtx)
+	cells, err := deploy.ParseCells([]string{localCell(cfg.projectID)})
+	if err != nil {
+		return err
+	}
+	rts, err := runtime.NewService(st, cells)
+	if err != nil {
+		return err
+	}
+	orch, err := runtime.NewOrchestrator(rts, driver, builds, runtime.OrchestratorConfig{})
+	if err != nil {
+		return err
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	env := devEnv{projectID: cfg.projectID, dev: auth.NewDevTokens(key), base: base, secrets: sec,
-		builder: builder, publisher: publisher, sources: srcs, builds: builds}
+		builder: builder, publisher: publisher, sources: srcs, builds: builds, deployer: driver, runtimes: orch,
+		previewHost: "localhost:" + port}
 	mux := http.NewServeMux()
 	for _, f := range httpFunctions {
 		h, err := f.build(ctx, env)
@@ -219,7 +241,17 @@ func runDev(ctx context.Context, cfg devConfig, stdout, stderr io.Writer) (err e
 	}
 	defer pusher.Close()
 
-	srv := httpx.NewServer(cfg.addr, mux, time.Hour)
+	// Preview hosts ({port}-{runtime}.localhost) go to the runtimes, everything else to the
+	// functions.
+	preview := driver.PreviewHandler(env.previewHost)
+	root := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, _, ok := deploylocal.ParseHost(r.Host); ok {
+			preview.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+	srv := httpx.NewServer(cfg.addr, root, time.Hour)
 	srv.BaseContext = func(net.Listener) context.Context { return ctx }
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -275,3 +275,8 @@ func upload(t *testing.T, url, token string, archive []byte) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+func extractInto(tgz []byte, dir string) error {
+	_, err := archivepkg.ExtractTarGz(bytes.NewReader(tgz), dir, archivepkg.Limits{})
+	return err
+}

@@ -13,9 +13,12 @@ import (
 	"github.com/runyard/runyard/functions/githubhook"
 	"github.com/runyard/runyard/shared/auth"
 	"github.com/runyard/runyard/shared/build"
+	"github.com/runyard/runyard/shared/deploy"
+	"github.com/runyard/runyard/shared/deploy/cloudrun"
 	"github.com/runyard/runyard/shared/events"
 	"github.com/runyard/runyard/shared/logging"
 	"github.com/runyard/runyard/shared/repos"
+	"github.com/runyard/runyard/shared/runtime"
 	"github.com/runyard/runyard/shared/secrets"
 	"github.com/runyard/runyard/shared/sources"
 )
@@ -30,7 +33,15 @@ type devEnv struct {
 	publisher events.Publisher
 	sources   sources.Store
 	builds    *build.Service
+	deployer  deploy.Deployer
+	// runtimes continues runtimes waiting on builds (buildevents).
+	runtimes *runtime.Orchestrator
+	// previewHost is "localhost:PORT": preview URLs are http://{port}-{runtime}.{previewHost}/.
+	previewHost string
 }
+
+// localCell is the one cell of the local stack.
+func localCell(project string) string { return "local:" + project + ":local:50" }
 
 // httpFunction is an HTTP function served under /<name>/.
 type httpFunction struct {
@@ -56,8 +67,11 @@ var httpFunctions = []httpFunction{
 			ProjectID: e.projectID, Audiences: []string{devAudience},
 			RequestTimeout: api.DefaultRequestTimeout, MaxBodyBytes: api.DefaultMaxBodyBytes,
 			MaxUploadBytes: api.DefaultMaxUploadBytes, BuildAllowedHosts: build.DefaultAllowedHosts,
-			Repos: repos.Config{AllowedHosts: []string{"github.com"}, HookBaseURL: e.base + "/" + githubhook.FunctionName},
-		}, api.Options{Logger: logging.FromContext(ctx), Dev: e.dev, Secrets: e.secrets, Builder: e.builder, Sources: e.sources})
+			Repos:       repos.Config{AllowedHosts: []string{"github.com"}, HookBaseURL: e.base + "/" + githubhook.FunctionName},
+			Runtimes:    cloudrun.EnvConfig{Cells: []string{localCell(e.projectID)}, IngressImage: "local"},
+			PreviewHost: e.previewHost,
+		}, api.Options{Logger: logging.FromContext(ctx), Dev: e.dev, Secrets: e.secrets, Builder: e.builder, Sources: e.sources,
+			Deployer: e.deployer})
 	}},
 	{name: githubhook.FunctionName, build: func(ctx context.Context, e devEnv) (http.Handler, error) {
 		return githubhook.Build(ctx, githubhook.Config{ProjectID: e.projectID, RequestTimeout: githubhook.DefaultRequestTimeout,
@@ -70,7 +84,7 @@ var httpFunctions = []httpFunction{
 var eventFunctions = []eventFunction{
 	{name: buildevents.FunctionName, topic: TopicCloudBuilds, build: func(ctx context.Context, e devEnv) (func(context.Context, event.Event) error, error) {
 		h, err := buildevents.Build(ctx, buildevents.Config{ProjectID: e.projectID, FinishedTopic: TopicBuildEvents},
-			buildevents.Options{Logger: logging.FromContext(ctx), Publisher: e.publisher})
+			buildevents.Options{Logger: logging.FromContext(ctx), Publisher: e.publisher, Continuer: e.runtimes})
 		if err != nil {
 			return nil, err
 		}

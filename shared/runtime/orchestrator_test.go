@@ -1,0 +1,70 @@
+package runtime_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/runyard/runyard/shared/build"
+	"github.com/runyard/runyard/shared/build/buildtest"
+	"github.com/runyard/runyard/shared/build/cloudbuild"
+	"github.com/runyard/runyard/shared/deploy"
+	deployrun "github.com/runyard/runyard/shared/deploy/cloudrun"
+	"github.com/runyard/runyard/shared/deploy/deploytest"
+	"github.com/runyard/runyard/shared/runtime"
+	"github.com/runyard/runyard/shared/store/storetest"
+)
+
+// TestBuildEndingBeforeAnyoneWaits: a build that ends after the runtime read it but before
+// the runtime was recorded sends its event to no one; the next read of the runtime (or the
+// create itself) must still move it on, so it never waits forever.
+func TestBuildEndingBeforeAnyoneWaits(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := storetest.NewEmulatorStore(t)
+	_, cbClient := buildtest.NewFake(t)
+	builds, err := build.NewService(st, cloudbuild.NewFromClient(cbClient, cloudbuild.Config{ProjectID: "test-project", ArtifactRepo: "us-docker.pkg.dev/test-project/r"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runFake, _, runClient, iapClient := deploytest.NewFakes(t)
+	rts, err := runtime.NewService(st, []deploy.Cell{{Name: "c1", Project: "test-project", Region: "us-central1", Limit: 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := runtime.NewOrchestrator(rts, deployrun.NewFromClients(runClient, iapClient, deployrun.Config{ProjectNumbers: map[string]string{"test-project": "1234"}}),
+		builds, runtime.OrchestratorConfig{IngressImage: "us-docker.pkg.dev/x/ingress:1", ServiceAccount: func(string) string { return "rt@test-project.iam.gserviceaccount.com" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := builds.Create(ctx, "acme", build.Spec{Source: build.Source{RepoURL: "https://github.com/a/b", Ref: "main"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := o.Create(ctx, "acme", runtime.Request{BuildID: b.ID, Mode: deploy.ModeToken})
+	if err != nil || r.State != runtime.StateBuilding {
+		t.Fatalf("create: %+v %v", r, err)
+	}
+	// The build ends and its event is handled before this runtime is found waiting (or is
+	// lost): only the record changes.
+	if _, _, err := builds.Apply(ctx, build.Event{Tenant: "acme", BuildID: b.ID, ExternalID: b.ExternalID, Status: build.StatusSuccess,
+		Image: "us-docker.pkg.dev/test-project/r/acme:" + b.ID, Digest: "sha256:" + strings.Repeat("e", 64)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := o.Refresh(ctx, "acme", r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != runtime.StateDeploying || got.Image == "" || runFake.Service("projects/test-project/locations/us-central1/services/"+got.Service) == nil {
+		t.Fatalf("after the missed event: %+v", got)
+	}
+	// The event arriving late changes nothing.
+	rec, _ := builds.Get(ctx, "acme", b.ID)
+	if err := o.OnBuildFinished(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := rts.Get(ctx, "acme", r.ID)
+	if again.Generation != got.Generation {
+		t.Errorf("a late event moved the runtime again: generation %d → %d", got.Generation, again.Generation)
+	}
+}
