@@ -98,7 +98,7 @@ func (s *Server) urls(r runtime.Runtime) URLs {
 	if r.URL == "" {
 		return URLs{}
 	}
-	u := URLs{Agent: r.URL, VSCode: r.URL + "/vscode/", Previews: map[string]string{}}
+	u := URLs{Agent: r.URL, VSCode: r.URL + "/vscode/?tkn=" + r.VSCodeToken, Previews: map[string]string{}}
 	for _, p := range r.Ports {
 		if s.cfg.PreviewHost != "" {
 			u.Previews[strconv.Itoa(p)] = fmt.Sprintf("http://%d-%s.%s/", p, r.ID, s.cfg.PreviewHost)

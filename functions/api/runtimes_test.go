@@ -68,7 +68,7 @@ func TestRuntimeLifecycle(t *testing.T) {
 	}
 	f.run.SetReady(svcName(rt.ID))
 	f.must(t, 200, "GET", "/v1/tenants/acme/runtimes/"+rt.ID, f.member, nil, &rt)
-	if rt.State != "running" || rt.URLs.Agent == "" || rt.URLs.Previews["3000"] == "" || !strings.HasSuffix(rt.URLs.VSCode, "/vscode/") {
+	if rt.State != "running" || rt.URLs.Agent == "" || rt.URLs.Previews["3000"] == "" || !strings.Contains(rt.URLs.VSCode, "/vscode/?tkn=") || len(rt.URLs.VSCode) < 40 {
 		t.Fatalf("after ready: %+v", rt)
 	}
 	f.must(t, 202, "POST", "/v1/tenants/acme/runtimes/"+rt.ID+":pause", f.member, nil, &rt)

@@ -144,7 +144,7 @@ func startCmd(b build.Record) string {
 // spec is the deploy spec of a runtime.
 func (o *Orchestrator) spec(r Runtime) deploy.Spec {
 	labels := map[string]string{"tenant": r.Tenant, "runtime": r.ID}
-	env := map[string]string{}
+	env := map[string]string{"VSCODE_CONNECTION_TOKEN": r.VSCodeToken}
 	for k, v := range r.Env {
 		env[k] = v
 	}

@@ -93,13 +93,15 @@ type Runtime struct {
 	VCPU           int         `firestore:"vcpu" json:"vcpu"`
 	Mode           deploy.Mode `firestore:"mode" json:"mode"`
 	// Env, Secrets (by reference, never values) and Members are what the service gets.
-	Env       map[string]string  `firestore:"env" json:"env,omitempty"`
-	Secrets   []deploy.SecretRef `firestore:"secrets" json:"secrets,omitempty"`
-	Members   []string           `firestore:"members" json:"-"`
-	URL       string             `firestore:"url,omitempty" json:"url,omitempty"`
-	CreatedBy string             `firestore:"created_by" json:"created_by"`
-	CreatedAt time.Time          `firestore:"created_at" json:"created_at"`
-	UpdatedAt time.Time          `firestore:"updated_at" json:"updated_at"`
+	Env     map[string]string  `firestore:"env" json:"env,omitempty"`
+	Secrets []deploy.SecretRef `firestore:"secrets" json:"secrets,omitempty"`
+	Members []string           `firestore:"members" json:"-"`
+	// VSCodeToken is VS Code's connection token; it appears only in the VS Code URL.
+	VSCodeToken string    `firestore:"vscode_token" json:"-"`
+	URL         string    `firestore:"url,omitempty" json:"url,omitempty"`
+	CreatedBy   string    `firestore:"created_by" json:"created_by"`
+	CreatedAt   time.Time `firestore:"created_at" json:"created_at"`
+	UpdatedAt   time.Time `firestore:"updated_at" json:"updated_at"`
 	// Generation counts state changes; it grows by one with each.
 	Generation int64 `firestore:"generation" json:"generation"`
 }

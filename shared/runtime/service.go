@@ -69,6 +69,13 @@ func NewID() string {
 	return idEncoding.EncodeToString(b[:])[:20]
 }
 
+// newToken returns 32 random characters of [a-z2-7] (160 bits).
+func newToken() string {
+	var b [20]byte
+	_, _ = rand.Read(b[:])
+	return idEncoding.EncodeToString(b[:])
+}
+
 // Create records a new runtime, taking the tenant's quota and a cell slot in the same
 // transaction. Over quota it returns a *QuotaError; with every cell full, ErrCapacity.
 func (s *Service) Create(ctx context.Context, tenant string, sp Spec) (Runtime, error) {
@@ -96,7 +103,7 @@ func (s *Service) Create(ctx context.Context, tenant string, sp Spec) (Runtime, 
 	now := s.now()
 	r := Runtime{ID: id, Tenant: tenant, SessionID: sp.SessionID, State: sp.State, Source: sp.Source, BuildID: sp.BuildID,
 		Image: sp.Image, StartCmd: sp.StartCmd, Ports: sp.Ports, Service: service, ResourceFactor: sp.ResourceFactor,
-		VCPU: size.VCPU, Mode: sp.Mode, Env: sp.Env, Secrets: sp.Secrets, Members: sp.Members,
+		VCPU: size.VCPU, Mode: sp.Mode, Env: sp.Env, Secrets: sp.Secrets, Members: sp.Members, VSCodeToken: newToken(),
 		CreatedBy: sp.Actor, CreatedAt: now, UpdatedAt: now, Generation: 1}
 	if r.Ports == nil {
 		r.Ports = []int{}
