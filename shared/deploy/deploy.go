@@ -136,6 +136,19 @@ type Deployer interface {
 	Delete(ctx context.Context, cell Cell, service string) error
 }
 
+// Listed is a runtime service found in a cell.
+type Listed struct {
+	Service   string
+	Tenant    string // from the service's labels
+	RuntimeID string // from the service's labels
+}
+
+// Lister is implemented by Deployers that can list the runtime services Runyard made in a cell
+// (the sweeper removes the ones no runtime record owns).
+type Lister interface {
+	List(ctx context.Context, cell Cell) ([]Listed, error)
+}
+
 // LogReader is implemented by Deployers that keep a runtime's output (the local driver).
 type LogReader interface {
 	Logs(service string) ([]byte, error)

@@ -97,11 +97,14 @@ type Runtime struct {
 	Secrets []deploy.SecretRef `firestore:"secrets" json:"secrets,omitempty"`
 	Members []string           `firestore:"members" json:"-"`
 	// VSCodeToken is VS Code's connection token; it appears only in the VS Code URL.
-	VSCodeToken string    `firestore:"vscode_token" json:"-"`
-	URL         string    `firestore:"url,omitempty" json:"url,omitempty"`
-	CreatedBy   string    `firestore:"created_by" json:"created_by"`
-	CreatedAt   time.Time `firestore:"created_at" json:"created_at"`
-	UpdatedAt   time.Time `firestore:"updated_at" json:"updated_at"`
+	VSCodeToken string `firestore:"vscode_token" json:"-"`
+	URL         string `firestore:"url,omitempty" json:"url,omitempty"`
+	// LastActivityAt is the last request through the ingress or API call about the runtime
+	// (recorded at most once a minute); the sweeper pauses runtimes idle for too long.
+	LastActivityAt time.Time `firestore:"last_activity_at" json:"last_activity_at"`
+	CreatedBy      string    `firestore:"created_by" json:"created_by"`
+	CreatedAt      time.Time `firestore:"created_at" json:"created_at"`
+	UpdatedAt      time.Time `firestore:"updated_at" json:"updated_at"`
 	// Generation counts state changes; it grows by one with each.
 	Generation int64 `firestore:"generation" json:"generation"`
 }
@@ -113,12 +116,26 @@ type Quotas struct {
 	CreatesPerMinute int `firestore:"creates_per_minute" json:"creates_per_minute"`
 }
 
+// Lifecycle is a tenant's idle and retention policy for its runtimes.
+type Lifecycle struct {
+	// IdleTimeout pauses a running runtime without activity for this long.
+	IdleTimeout time.Duration `firestore:"idle_timeout" json:"idle_timeout"`
+	// ArchiveAfter stops (archives) a runtime paused for this long.
+	ArchiveAfter time.Duration `firestore:"archive_after" json:"archive_after"`
+	// Retention deletes a runtime archived for this long; 0 keeps archived runtimes.
+	Retention time.Duration `firestore:"retention" json:"retention"`
+}
+
+// DefaultLifecycle applies to tenants that set none.
+var DefaultLifecycle = Lifecycle{IdleTimeout: 20 * time.Minute, ArchiveAfter: 7 * 24 * time.Hour}
+
 // DefaultQuotas apply to tenants that set none.
 var DefaultQuotas = Quotas{MaxRuntimes: 10, MaxVCPU: 32, CreatesPerMinute: 30}
 
 // Usage is the tenant's runtime capacity in use: tenants/{t}/runtimequota/usage.
 type Usage struct {
 	Quotas       Quotas    `firestore:"quotas" json:"quotas"`
+	Lifecycle    Lifecycle `firestore:"lifecycle" json:"lifecycle"`
 	Active       int       `firestore:"active" json:"active"`
 	VCPU         int       `firestore:"vcpu" json:"vcpu"`
 	WindowStart  time.Time `firestore:"window_start" json:"window_start"`

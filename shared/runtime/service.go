@@ -104,7 +104,7 @@ func (s *Service) Create(ctx context.Context, tenant string, sp Spec) (Runtime, 
 	r := Runtime{ID: id, Tenant: tenant, SessionID: sp.SessionID, State: sp.State, Source: sp.Source, BuildID: sp.BuildID,
 		Image: sp.Image, StartCmd: sp.StartCmd, Ports: sp.Ports, Service: service, ResourceFactor: sp.ResourceFactor,
 		VCPU: size.VCPU, Mode: sp.Mode, Env: sp.Env, Secrets: sp.Secrets, Members: sp.Members, VSCodeToken: newToken(),
-		CreatedBy: sp.Actor, CreatedAt: now, UpdatedAt: now, Generation: 1}
+		CreatedBy: sp.Actor, CreatedAt: now, UpdatedAt: now, LastActivityAt: now, Generation: 1}
 	if r.Ports == nil {
 		r.Ports = []int{}
 	}
@@ -142,10 +142,13 @@ func (s *Service) usage(tx store.Tx, tenant string) (Usage, error) {
 	var u Usage
 	_, err := tx.Get(usageKey(tenant), &u)
 	if errors.Is(err, store.ErrNotFound) {
-		return Usage{Quotas: DefaultQuotas}, nil
+		return Usage{Quotas: DefaultQuotas, Lifecycle: DefaultLifecycle}, nil
 	}
 	if u.Quotas == (Quotas{}) {
 		u.Quotas = DefaultQuotas
+	}
+	if u.Lifecycle == (Lifecycle{}) {
+		u.Lifecycle = DefaultLifecycle
 	}
 	return u, err
 }
@@ -318,3 +321,43 @@ func usageKey(tenant string) store.Key {
 	return store.Key{Tenant: tenant, Kind: KindQuota, ID: usageDocID}
 }
 func cellKey(name string) store.Key { return store.Key{Kind: store.KindCells, ID: name} }
+
+// touchEvery bounds how often activity is written.
+const touchEvery = time.Minute
+
+// Touch records activity on a runtime at time at, at most once a minute (an older or equal
+// time changes nothing). It never changes the state.
+func (s *Service) Touch(ctx context.Context, tenant, id string, at time.Time) error {
+	var r Runtime
+	if _, err := s.store.Get(ctx, runtimeKey(tenant, id), &r); err != nil {
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidKey) {
+			return fmt.Errorf("%w: %s", ErrNotFound, id)
+		}
+		return fmt.Errorf("runtime: touch: %w", err)
+	}
+	if at.Sub(r.LastActivityAt) < touchEvery {
+		return nil
+	}
+	_, err := store.Update(ctx, s.store, runtimeKey(tenant, id), func(r *Runtime) error {
+		if at.After(r.LastActivityAt) {
+			r.LastActivityAt = at.UTC()
+		}
+		return nil
+	})
+	return err
+}
+
+// SetLifecycle sets the tenant's idle and retention policy.
+func (s *Service) SetLifecycle(ctx context.Context, tenant string, l Lifecycle) error {
+	return s.store.RunTransaction(ctx, func(ctx context.Context, tx store.Tx) error {
+		u, err := s.usage(tx, tenant)
+		if err != nil {
+			return err
+		}
+		u.Lifecycle = l
+		return tx.Put(usageKey(tenant), u)
+	})
+}
+
+// Cells returns the configured cells.
+func (s *Service) Cells() []deploy.Cell { return append([]deploy.Cell(nil), s.cells...) }
