@@ -78,6 +78,7 @@ func newEnv(tb testing.TB, opts ...envOptions) *env {
 		BuildAllowedHosts: build.DefaultAllowedHosts,
 		Build:             cloudbuild.EnvConfig{ArtifactRepo: "us-central1-docker.pkg.dev/test-project/runyard", Region: "global", Timeout: 20 * time.Minute},
 		Repos:             repostest.Config(),
+		PublicURL:         "https://api.runyard.test",
 		Runtimes: deployrun.EnvConfig{Cells: []string{"c1:test-project:us-central1:3"},
 			IngressImage:   "us-docker.pkg.dev/runyard/ingress:1",
 			ServiceAccount: "runtimes@test-project.iam.gserviceaccount.com",

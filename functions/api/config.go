@@ -28,6 +28,9 @@ type Config struct {
 	Repos repos.Config
 	// Runtimes configures where and how runtimes run.
 	Runtimes cloudrun.EnvConfig
+	// PublicURL is the api's own public base URL (e.g. https://api.example.com); runtimes'
+	// ingress report activity to it. Empty: no activity reports.
+	PublicURL string `env:"RUNYARD_API_URL"`
 	// PreviewHost, when set, makes preview URLs http://{port}-{runtime}.{PreviewHost}/ (the
 	// local stack: "localhost:8080"); otherwise previews are under the runtime's URL.
 	PreviewHost string `env:"RUNYARD_PREVIEW_HOST"`

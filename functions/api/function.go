@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	"google.golang.org/api/option"
@@ -141,7 +142,8 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 		}
 	}
 	orch, err := runtime.NewOrchestrator(rts, dep, builds, runtime.OrchestratorConfig{IngressImage: cfg.Runtimes.IngressImage,
-		ServiceAccount: func(string) string { return cfg.Runtimes.ServiceAccount }})
+		ServiceAccount: func(string) string { return cfg.Runtimes.ServiceAccount },
+		ActivityURL:    func(r runtime.Runtime) string { return ActivityURL(cfg.PublicURL, r) }})
 	if err != nil {
 		return nil, err
 	}
@@ -161,4 +163,12 @@ func newAPIKey(tenant string) (id, plaintext, hash, prefix string, err error) {
 		return "", "", "", "", err
 	}
 	return k.ID, k.Plaintext, k.Hash, k.Prefix, nil
+}
+
+// ActivityURL is where a runtime's ingress reports activity, under the api's public URL.
+func ActivityURL(base string, r runtime.Runtime) string {
+	if base == "" {
+		return ""
+	}
+	return strings.TrimRight(base, "/") + "/v1/tenants/" + r.Tenant + "/runtimes/" + r.ID + ":activity"
 }

@@ -2,15 +2,18 @@ package api
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/runyard/runyard/shared/deploy"
 	"github.com/runyard/runyard/shared/httpx"
+	"github.com/runyard/runyard/shared/logging"
 	"github.com/runyard/runyard/shared/runtime"
 	"github.com/runyard/runyard/shared/secrets"
 	"github.com/runyard/runyard/shared/store"
@@ -233,7 +236,15 @@ func (s *Server) getRuntime(ctx context.Context, c tenancy.Caller, t, id string)
 	if err != nil {
 		return RuntimeAnswer{}, runtimeError(err)
 	}
+	s.touch(ctx, rt)
 	return s.answer(rt), nil
+}
+
+// touch records an API call about a runtime as activity (best effort).
+func (s *Server) touch(ctx context.Context, rt runtime.Runtime) {
+	if err := s.runtimes.Runtimes().Touch(ctx, rt.Tenant, rt.ID, s.now()); err != nil {
+		logging.FromContext(ctx).WarnContext(ctx, "record runtime activity", "runtime", rt.ID, "error", err)
+	}
 }
 
 func runtimeID(r *http.Request) (string, error) { return checkRuntimeID(r.PathValue("r")) }
@@ -243,6 +254,65 @@ func checkRuntimeID(id string) (string, error) {
 		return "", httpx.BadRequest(httpx.CodeInvalidID, "runtime id must be 1-40 characters of a-z and 2-7")
 	}
 	return id, nil
+}
+
+// runtimeActionRoute serves POST /v1/tenants/{t}/runtimes/{r}:verb: :activity authenticates
+// with the runtime's own session key (the ingress sidecar reports activity), every other verb
+// with the caller's credentials.
+func (s *Server) runtimeActionRoute() http.Handler {
+	authed := s.authed(s.handleRuntimeAction)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.PathValue("action"), ":activity") {
+			if err := s.handleActivity(w, r); err != nil {
+				httpx.Error(w, r, asAPIError(err))
+			}
+			return
+		}
+		authed.ServeHTTP(w, r)
+	})
+}
+
+// ActivityReport is the body the ingress sends.
+type ActivityReport struct {
+	RuntimeID   string    `json:"runtime_id"`
+	LastRequest time.Time `json:"last_request"`
+}
+
+// handleActivity records a runtime's last request, reported by its ingress with the runtime's
+// session key as bearer. It can only move that runtime's activity time forward.
+func (s *Server) handleActivity(w http.ResponseWriter, r *http.Request) error {
+	t, err := tenantID(r)
+	if err != nil {
+		return err
+	}
+	id, _, _ := strings.Cut(r.PathValue("action"), ":")
+	if _, err := checkRuntimeID(id); err != nil {
+		return err
+	}
+	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || key == "" {
+		return httpx.Unauthenticated(httpx.CodeUnauthenticated, "send the runtime's session key as a bearer token")
+	}
+	rt, err := s.runtimes.Runtimes().Get(r.Context(), t, id)
+	if err != nil || subtle.ConstantTimeCompare([]byte(key), []byte(rt.SessionAPIKey)) != 1 || rt.SessionAPIKey == "" {
+		return httpx.Unauthenticated("invalid_session_key", "the session key is not valid for this runtime")
+	}
+	var rep ActivityReport
+	if err := httpx.DecodeJSON(w, r, &rep); err != nil {
+		return err
+	}
+	if rep.RuntimeID != id {
+		return httpx.BadRequest(httpx.CodeInvalidArgument, "runtime_id does not match the path")
+	}
+	now := s.now()
+	if rep.LastRequest.After(now) {
+		rep.LastRequest = now // a reporter's clock cannot push activity into the future
+	}
+	if err := s.runtimes.Runtimes().Touch(r.Context(), t, id, rep.LastRequest); err != nil {
+		return runtimeError(err)
+	}
+	httpx.JSON(w, r, http.StatusNoContent, nil)
+	return nil
 }
 
 // handleRuntimeAction serves POST /v1/tenants/{t}/runtimes/{r}:pause|:resume|:stop.
@@ -281,6 +351,7 @@ func (s *Server) runtimeAction(w http.ResponseWriter, r *http.Request, c tenancy
 		return runtimeError(err)
 	}
 	s.tenancy.Audit(r.Context(), c, t, tenancy.ActRuntimeManage, target, tenancy.OutcomeSuccess, string(a))
+	s.touch(r.Context(), rt)
 	if a == runtime.ActionDelete {
 		httpx.JSON(w, r, http.StatusNoContent, nil)
 		return nil

@@ -49,7 +49,7 @@ func (s *Server) Routes() http.Handler {
 	mux.Handle("POST /v1/tenants/{t}/runtimes", s.authed(s.handleCreateRuntime))
 	mux.Handle("GET /v1/tenants/{t}/runtimes/{r}", s.authed(getHandler(runtimeID, s.getRuntime)))
 	mux.Handle("DELETE /v1/tenants/{t}/runtimes/{r}", s.authed(s.handleDeleteRuntime))
-	mux.Handle("POST /v1/tenants/{t}/runtimes/{action}", s.authed(s.handleRuntimeAction))
+	mux.Handle("POST /v1/tenants/{t}/runtimes/{action}", s.runtimeActionRoute())
 	mux.Handle("GET /v1/tenants/{t}/runtimes/{r}/logs", s.authed(s.handleRuntimeLogs))
 
 	mux.Handle("/", httpx.NotFoundHandler(mux))

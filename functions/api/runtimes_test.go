@@ -6,12 +6,14 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
 	"github.com/runyard/runyard/functions/api"
 	"github.com/runyard/runyard/shared/deploy"
 	"github.com/runyard/runyard/shared/runtime"
+	"github.com/runyard/runyard/shared/store"
 )
 
 const image = "us-central1-docker.pkg.dev/test-project/runyard/acme@sha256:" + "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -257,4 +259,64 @@ func BenchmarkCreateRuntime(b *testing.B) {
 	b.ReportMetric(float64(w3-w2), "pause-writes")
 	b.ReportMetric(float64(w4-w3), "resume-writes")
 	b.ReportMetric(float64(w5-w4), "stop-writes")
+}
+
+func TestRuntimeActivity(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var rt rtResp
+	f.must(t, 202, "POST", "/v1/tenants/acme/runtimes", f.owner, api.CreateRuntimeRequest{Image: image}, &rt)
+	rts, err := runtime.NewService(f.st, []deploy.Cell{{Name: "c1", Project: "test-project", Region: "us-central1", Limit: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := rts.Get(context.Background(), "acme", rt.ID)
+	if err != nil || len(rec.SessionAPIKey) < 32 {
+		t.Fatalf("session key: %v", err)
+	}
+	// The sidecar is told where to report, with the session key to report with.
+	var sidecarEnv []string
+	for _, c := range f.run.Service(svcName(rt.ID)).GetTemplate().GetContainers() {
+		if len(c.GetPorts()) > 0 {
+			for _, e := range c.GetEnv() {
+				sidecarEnv = append(sidecarEnv, e.GetName()+"="+e.GetValue())
+			}
+		}
+	}
+	wantURL := "ACTIVITY_URL=https://api.runyard.test/v1/tenants/acme/runtimes/" + rt.ID + ":activity"
+	if !strings.Contains(strings.Join(sidecarEnv, " "), wantURL) || !strings.Contains(strings.Join(sidecarEnv, " "), "SESSION_API_KEY=") {
+		t.Errorf("sidecar env %v", sidecarEnv)
+	}
+	path := "/v1/tenants/acme/runtimes/" + rt.ID + ":activity"
+	// Make the runtime look idle for ten minutes, then report a request now.
+	if _, err := store.Update(context.Background(), f.st, store.Key{Tenant: "acme", Kind: runtime.KindRuntimes, ID: rt.ID},
+		func(r *runtime.Runtime) error { r.LastActivityAt = r.LastActivityAt.Add(-10 * time.Minute); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().UTC().Truncate(time.Millisecond)
+	body := fmt.Sprintf(`{"runtime_id":%q,"last_request":%q}`, rt.ID, later.Format(time.RFC3339Nano))
+	for _, tc := range []struct {
+		name, auth string
+		want       int
+	}{
+		{"no key", "", 401},
+		{"wrong key", "Bearer " + strings.Repeat("x", 32), 401},
+		{"a user's token", f.owner, 401},
+		{"the runtime's key", "Bearer " + rec.SessionAPIKey, 204},
+	} {
+		if got := f.do(t, "POST", path, tc.auth, body); got.Code != tc.want {
+			t.Errorf("%s: %d, want %d: %s", tc.name, got.Code, tc.want, got.Body)
+		}
+	}
+	after, _ := rts.Get(context.Background(), "acme", rt.ID)
+	if !after.LastActivityAt.Equal(later) {
+		t.Errorf("last activity %v, want %v", after.LastActivityAt, later)
+	}
+	// Another runtime's key does not work here.
+	var other rtResp
+	f.must(t, 202, "POST", "/v1/tenants/acme/runtimes", f.owner, api.CreateRuntimeRequest{Image: image}, &other)
+	orec, _ := rts.Get(context.Background(), "acme", other.ID)
+	if got := f.do(t, "POST", path, "Bearer "+orec.SessionAPIKey, body); got.Code != 401 {
+		t.Errorf("another runtime's key: %d", got.Code)
+	}
 }

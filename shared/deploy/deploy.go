@@ -90,6 +90,8 @@ type Spec struct {
 	// Env is the app's environment; every Deployer also sets RUNTIME_ID (and PORT where the
 	// platform does not), so Env must not.
 	Env map[string]string
+	// IngressEnv is given to the ingress sidecar only (ACTIVITY_URL).
+	IngressEnv map[string]string
 	// Secrets are injected as environment variables by reference.
 	Secrets []SecretRef
 	Size    Size

@@ -30,6 +30,8 @@ type OrchestratorConfig struct {
 	IngressImage string
 	// ServiceAccount returns the identity a tenant's runtimes run as (empty: the default).
 	ServiceAccount func(tenant string) string
+	// ActivityURL returns where a runtime's ingress reports activity (empty: it does not).
+	ActivityURL func(r Runtime) string
 }
 
 // NewOrchestrator returns an Orchestrator.
@@ -144,7 +146,7 @@ func startCmd(b build.Record) string {
 // spec is the deploy spec of a runtime.
 func (o *Orchestrator) spec(r Runtime) deploy.Spec {
 	labels := map[string]string{"tenant": r.Tenant, "runtime": r.ID}
-	env := map[string]string{"VSCODE_CONNECTION_TOKEN": r.VSCodeToken}
+	env := map[string]string{"VSCODE_CONNECTION_TOKEN": r.VSCodeToken, "SESSION_API_KEY": r.SessionAPIKey}
 	for k, v := range r.Env {
 		env[k] = v
 	}
@@ -152,7 +154,13 @@ func (o *Orchestrator) spec(r Runtime) deploy.Spec {
 	if o.cfg.ServiceAccount != nil {
 		sa = o.cfg.ServiceAccount(r.Tenant)
 	}
-	return deploy.Spec{Tenant: r.Tenant, RuntimeID: r.ID, Service: r.Service, Cell: o.cells[r.Cell], Image: r.Image,
+	var ingressEnv map[string]string
+	if o.cfg.ActivityURL != nil {
+		if u := o.cfg.ActivityURL(r); u != "" {
+			ingressEnv = map[string]string{"ACTIVITY_URL": u}
+		}
+	}
+	return deploy.Spec{IngressEnv: ingressEnv, Tenant: r.Tenant, RuntimeID: r.ID, Service: r.Service, Cell: o.cells[r.Cell], Image: r.Image,
 		IngressImage: o.cfg.IngressImage, StartCmd: r.StartCmd, Ports: r.Ports, Env: env, Secrets: r.Secrets,
 		Size: deploy.Sizes[r.ResourceFactor], ServiceAccount: sa, Mode: r.Mode, Members: r.Members, Labels: labels}
 }

@@ -96,6 +96,9 @@ type Runtime struct {
 	Env     map[string]string  `firestore:"env" json:"env,omitempty"`
 	Secrets []deploy.SecretRef `firestore:"secrets" json:"secrets,omitempty"`
 	Members []string           `firestore:"members" json:"-"`
+	// SessionAPIKey authenticates the runtime's own callers: OpenHands on the agent port and the
+	// ingress reporting activity. Never listed as a field.
+	SessionAPIKey string `firestore:"session_api_key" json:"-"`
 	// VSCodeToken is VS Code's connection token; it appears only in the VS Code URL.
 	VSCodeToken string `firestore:"vscode_token" json:"-"`
 	URL         string `firestore:"url,omitempty" json:"url,omitempty"`

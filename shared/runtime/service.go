@@ -103,7 +103,7 @@ func (s *Service) Create(ctx context.Context, tenant string, sp Spec) (Runtime, 
 	now := s.now()
 	r := Runtime{ID: id, Tenant: tenant, SessionID: sp.SessionID, State: sp.State, Source: sp.Source, BuildID: sp.BuildID,
 		Image: sp.Image, StartCmd: sp.StartCmd, Ports: sp.Ports, Service: service, ResourceFactor: sp.ResourceFactor,
-		VCPU: size.VCPU, Mode: sp.Mode, Env: sp.Env, Secrets: sp.Secrets, Members: sp.Members, VSCodeToken: newToken(),
+		VCPU: size.VCPU, Mode: sp.Mode, Env: sp.Env, Secrets: sp.Secrets, Members: sp.Members, VSCodeToken: newToken(), SessionAPIKey: newToken(),
 		CreatedBy: sp.Actor, CreatedAt: now, UpdatedAt: now, LastActivityAt: now, Generation: 1}
 	if r.Ports == nil {
 		r.Ports = []int{}

@@ -239,6 +239,9 @@ func (d *Deployer) BuildService(spec deploy.Spec) (*runpb.Service, error) {
 			sidecarEnv = append(sidecarEnv, e)
 		}
 	}
+	for _, k := range slices.Sorted(maps.Keys(spec.IngressEnv)) {
+		sidecarEnv = append(sidecarEnv, &runpb.EnvVar{Name: k, Values: &runpb.EnvVar_Value{Value: spec.IngressEnv[k]}})
+	}
 
 	sidecar := &runpb.Container{
 		Name:  IngressContainer,

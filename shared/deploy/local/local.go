@@ -234,6 +234,9 @@ func (d *Driver) status(ctx context.Context, s snapshot) deploy.Status {
 		return deploy.Status{Phase: deploy.PhasePaused, URL: s.url()}
 	case s.proc == nil: // between a stop and a start
 		return deploy.Status{Phase: deploy.PhaseDeploying, URL: s.url()}
+	case s.proc.exited() && s.proc.stopping.Load():
+		// The driver stopped it on purpose and a restart is under way: not a failure.
+		return deploy.Status{Phase: deploy.PhaseDeploying, URL: s.url()}
 	case s.proc.exited():
 		return deploy.Status{Phase: deploy.PhaseFailed, URL: s.url(), Reason: s.proc.reason}
 	}
@@ -245,7 +248,10 @@ func (d *Driver) status(ctx context.Context, s snapshot) deploy.Status {
 		return deploy.Status{Phase: deploy.PhaseDeploying, URL: s.url()}
 	}
 	_ = c.Close()
-	if s.proc.exited() { // it listened, then died
+	if s.proc.exited() { // it listened, then died (or was stopped for a restart)
+		if s.proc.stopping.Load() {
+			return deploy.Status{Phase: deploy.PhaseDeploying, URL: s.url()}
+		}
 		return deploy.Status{Phase: deploy.PhaseFailed, URL: s.url(), Reason: s.proc.reason}
 	}
 	return deploy.Status{Phase: deploy.PhaseReady, URL: s.url()}

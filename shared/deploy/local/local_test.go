@@ -99,12 +99,13 @@ func TestLifecycle(t *testing.T) {
 		{"HOME", filepath.Join(e.workDir, "home", "acme")},
 		{"PATH", os.Getenv("PATH")},
 		{"RUNTIME_ID", "rt1"},
+		{"WORKSPACE", local.WorkspaceDir(e.workDir, "acme", "rt1")},
 	} {
 		if got := e.getOK(t, "8000-rt1.localhost", "/env?name="+tc.name); got != tc.want {
 			t.Errorf("app env %s = %q, want %q", tc.name, got, tc.want)
 		}
 	}
-	allowed := []string{"HOME", "HOST", "PATH", "PORT", "RUNTIME_ID", "RUNYARD_LOCALDEPLOY_TEST_APP", "PWD", "OLDPWD", "SHLVL", "_"}
+	allowed := []string{"HOME", "HOST", "PATH", "PORT", "RUNTIME_ID", "WORKSPACE", "RUNYARD_LOCALDEPLOY_TEST_APP", "PWD", "OLDPWD", "SHLVL", "_"}
 	for name := range strings.SplitSeq(e.getOK(t, "8000-rt1.localhost", "/environ"), "\n") {
 		if !slices.Contains(allowed, name) {
 			t.Errorf("the app's environment has %s, which the driver does not set", name)

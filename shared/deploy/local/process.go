@@ -156,7 +156,8 @@ func (d *Driver) start(svc *service, secretEnv []string) (*process, error) {
 
 	home := filepath.Join(d.cfg.WorkDir, "home", s.spec.Tenant)
 	logDir := filepath.Join(d.cfg.WorkDir, svc.name)
-	for _, dir := range []string{home, logDir} {
+	workspace := WorkspaceDir(d.cfg.WorkDir, s.spec.Tenant, s.spec.RuntimeID)
+	for _, dir := range []string{home, logDir, workspace} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fail(err)
 		}
@@ -176,7 +177,7 @@ func (d *Driver) start(svc *service, secretEnv []string) (*process, error) {
 	}
 	cmd := exec.Command(Shell, "-c", s.spec.StartCmd)
 	cmd.Dir = dir
-	cmd.Env = d.environ(s, home, secretEnv)
+	cmd.Env = append(d.environ(s, home, secretEnv), "WORKSPACE="+workspace)
 	cmd.Stdout, cmd.Stderr = pw, pw
 	cmd.SysProcAttr = sysProcAttr()
 	err = cmd.Start()
@@ -270,4 +271,11 @@ func (t *tee) Write(p []byte) (int, error) {
 		_, t.ferr = t.file.Write(p)
 	}
 	return len(p), nil
+}
+
+// WorkspaceDir is a runtime's workspace: it outlives the runtime's processes, so files written
+// there survive pause, stop (archive) and resume, as the Cloud Storage workspace does in the
+// cloud. The app finds it in $WORKSPACE.
+func WorkspaceDir(workDir, tenant, runtimeID string) string {
+	return filepath.Join(workDir, "workspaces", tenant, runtimeID)
 }
