@@ -143,7 +143,8 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 	}
 	orch, err := runtime.NewOrchestrator(rts, dep, builds, runtime.OrchestratorConfig{IngressImage: cfg.Runtimes.IngressImage,
 		ServiceAccount: func(string) string { return cfg.Runtimes.ServiceAccount },
-		ActivityURL:    func(r runtime.Runtime) string { return ActivityURL(cfg.PublicURL, r) }})
+		ActivityURL:    func(r runtime.Runtime) string { return ActivityURL(cfg.PublicURL, r) },
+		GrantSecrets:   sec.GrantAccess})
 	if err != nil {
 		return nil, err
 	}

@@ -63,6 +63,11 @@ func TestRuntimeLifecycle(t *testing.T) {
 	if !hasRef {
 		t.Error("no secret reference in the service")
 	}
+	// The runtime's identity may read exactly that secret.
+	granted := f.sm.PoliciesWithMember("roles/secretmanager.secretAccessor", "serviceAccount:runtimes@test-project.iam.gserviceaccount.com")
+	if len(granted) != 1 || !strings.HasSuffix(granted[0], "/secrets/rt-acme-OPENAI_API_KEY") {
+		t.Errorf("secret grants for the runtime identity: %v", granted)
+	}
 	// Until Cloud Run says ready, it stays deploying; then GET moves it to running with URLs.
 	f.must(t, 200, "GET", "/v1/tenants/acme/runtimes/"+rt.ID, f.member, nil, &rt)
 	if rt.State != "deploying" {

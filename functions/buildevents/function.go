@@ -25,6 +25,7 @@ import (
 	eventspubsub "github.com/runyard/runyard/shared/events/pubsub"
 	"github.com/runyard/runyard/shared/logging"
 	"github.com/runyard/runyard/shared/runtime"
+	"github.com/runyard/runyard/shared/secrets/secretmanager"
 	"github.com/runyard/runyard/shared/store"
 	"github.com/runyard/runyard/shared/store/firestore"
 )
@@ -43,6 +44,8 @@ type Config struct {
 	LogLevel      string `env:"LOG_LEVEL, default=info"`
 	// Runtimes says where runtimes waiting on builds are deployed.
 	Runtimes cloudrun.EnvConfig
+	// SecretsProject holds tenant secrets (default: GOOGLE_CLOUD_PROJECT).
+	SecretsProject string `env:"SECRETS_PROJECT"`
 }
 
 // Validate reports every problem at once.
@@ -142,6 +145,14 @@ func runtimes(ctx context.Context, cfg Config, st store.Store, builds *build.Ser
 	if err != nil {
 		return nil, fmt.Errorf("buildevents: deployer: %w", err)
 	}
+	project := cfg.SecretsProject
+	if project == "" {
+		project = cfg.ProjectID
+	}
+	sec, err := secretmanager.New(ctx, project)
+	if err != nil {
+		return nil, fmt.Errorf("buildevents: secrets: %w", err)
+	}
 	return runtime.NewOrchestrator(rts, dep, builds, runtime.OrchestratorConfig{IngressImage: cfg.Runtimes.IngressImage,
-		ServiceAccount: func(string) string { return cfg.Runtimes.ServiceAccount }})
+		ServiceAccount: func(string) string { return cfg.Runtimes.ServiceAccount }, GrantSecrets: sec.GrantAccess})
 }

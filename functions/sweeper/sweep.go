@@ -118,7 +118,7 @@ type tick struct {
 	budget   int
 	report   Report
 	services map[string]map[string]deploy.Listed // cell → service → listed; a cell missing: List failed
-	live     map[string]bool                      // "cell/service" of records that own a service
+	live     map[string]bool                     // "cell/service" of records that own a service
 }
 
 // candidate is one decided action.

@@ -32,6 +32,9 @@ type OrchestratorConfig struct {
 	ServiceAccount func(tenant string) string
 	// ActivityURL returns where a runtime's ingress reports activity (empty: it does not).
 	ActivityURL func(r Runtime) string
+	// GrantSecrets gives member (the runtime's identity) read access to exactly the named
+	// secrets of the tenant (secrets.Manager.GrantAccess). Required when runtimes use secrets.
+	GrantSecrets func(ctx context.Context, tenant string, names []string, member string) error
 }
 
 // NewOrchestrator returns an Orchestrator.
@@ -168,7 +171,12 @@ func (o *Orchestrator) spec(r Runtime) deploy.Spec {
 // deploy asks the Deployer for the runtime's service; a refusal fails the runtime, which gives
 // back its capacity and leaves no service behind.
 func (o *Orchestrator) deploy(ctx context.Context, r Runtime) (Runtime, error) {
-	st, err := o.deployer.Deploy(ctx, o.spec(r))
+	spec := o.spec(r)
+	err := o.grant(ctx, spec)
+	var st deploy.Status
+	if err == nil {
+		st, err = o.deployer.Deploy(ctx, spec)
+	}
 	if err != nil {
 		_ = o.deployer.Delete(context.WithoutCancel(ctx), o.cells[r.Cell], r.Service)
 		failed, ferr := o.rt.Transition(ctx, r.Tenant, r.ID, StateFailed, func(x *Runtime) error {
@@ -181,6 +189,24 @@ func (o *Orchestrator) deploy(ctx context.Context, r Runtime) (Runtime, error) {
 		return failed, fmt.Errorf("runtime: deploy: %w", err)
 	}
 	return o.apply(ctx, r, st)
+}
+
+// grant lets the runtime's identity read the secrets it references, and nothing else.
+func (o *Orchestrator) grant(ctx context.Context, spec deploy.Spec) error {
+	if len(spec.Secrets) == 0 || spec.ServiceAccount == "" {
+		return nil
+	}
+	if o.cfg.GrantSecrets == nil {
+		return fmt.Errorf("%w: the runtime uses secrets but no secret grants are configured", deploy.ErrPermission)
+	}
+	names := make([]string, 0, len(spec.Secrets))
+	for _, s := range spec.Secrets {
+		names = append(names, s.Name)
+	}
+	if err := o.cfg.GrantSecrets(ctx, spec.Tenant, names, "serviceAccount:"+spec.ServiceAccount); err != nil {
+		return fmt.Errorf("%w: grant secret access: %w", deploy.ErrPermission, err)
+	}
+	return nil
 }
 
 // deployReason is the failure reason a tenant sees; the cause is logged by the caller.

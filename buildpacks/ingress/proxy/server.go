@@ -23,7 +23,6 @@ import (
 
 	"github.com/runyard/runyard/shared/auth"
 	"github.com/runyard/runyard/shared/httpx"
-	"github.com/runyard/runyard/shared/logging"
 )
 
 // Paths the sidecar answers itself (agent routes only; on VS Code and app routes they belong
@@ -150,7 +149,7 @@ func (s *Server) Activity() *Recorder { return s.activity }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	rt, routeErr := s.router.Route(requestHost(r), r.URL.Path)
-	if routeErr == nil && rt.Kind == KindAgent && r.Method == http.MethodGet || r.Method == http.MethodHead {
+	if routeErr == nil && rt.Kind == KindAgent && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		switch r.URL.Path {
 		case AlivePath:
 			httpx.JSON(w, r, http.StatusOK, map[string]string{"status": "ok"})
@@ -225,7 +224,7 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 // container is (re)starting (503), to an app port that nothing listens there (502).
 func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-		w.WriteHeader(499) // client gone; nobody reads this
+		w.WriteHeader(http.StatusBadGateway) // the client is gone; nobody reads this
 		return
 	}
 	rt, _ := r.Context().Value(routeKey{}).(Route)
@@ -250,6 +249,3 @@ func requestHost(r *http.Request) string {
 	}
 	return r.Host
 }
-
-// logger is the request's logger.
-func logger(ctx context.Context) *slog.Logger { return logging.FromContext(ctx) }
