@@ -57,7 +57,7 @@ func realMain(ctx context.Context) error {
 	}
 
 	hs := &http.Server{
-		Addr:    net.JoinHostPort("", strconv.Itoa(cfg.Port)), // Cloud Run reaches the container on all interfaces
+		Addr:    net.JoinHostPort(cfg.ListenHost, strconv.Itoa(cfg.Port)),
 		Handler: srv,
 		// No read or write timeout: WebSockets and large uploads live as long as Cloud Run's
 		// request timeout allows.

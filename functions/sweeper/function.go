@@ -90,8 +90,12 @@ var handler = sync.OnceValues(func() (*Handler, error) {
 	return Build(ctx, cfg, Options{Logger: logging.New(os.Stdout, logging.ParseLevel(cfg.LogLevel))})
 })
 
-// Build wires the function's handler from cfg and opts.
+// Build wires the function's handler from cfg and opts. Zero durations and MaxPerTick take
+// their defaults.
 func Build(ctx context.Context, cfg Config, opts Options) (*Handler, error) {
+	if cfg.TickTimeout <= 0 {
+		cfg.TickTimeout = DefaultTickTimeout
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}

@@ -23,6 +23,8 @@ const (
 	// DefaultVanishGrace is how old a record's last state change must be before a missing
 	// service counts as vanished (Create records a runtime just before it deploys).
 	DefaultVanishGrace = 2 * time.Minute
+	// DefaultTickTimeout bounds one tick (ticks come every minute).
+	DefaultTickTimeout = 50 * time.Second
 )
 
 // rosterID is the ledger document (events/sweeper-roster) holding the tenants the sweeper
@@ -157,16 +159,14 @@ func (s *Sweeper) Tick(ctx context.Context) (Report, error) {
 	if err != nil {
 		return t.report, err
 	}
-	var keep, drop []string
+	var drop []string
 	for _, tenant := range tenants {
 		active, err := s.sweepTenant(ctx, t, tenant)
-		switch {
-		case err != nil:
+		if err != nil {
 			s.log.WarnContext(ctx, "sweep tenant", "tenant", tenant, "error", err)
-			keep = append(keep, tenant)
-		case active || seen[tenant]:
-			keep = append(keep, tenant)
-		default:
+			continue
+		}
+		if !active && !seen[tenant] {
 			drop = append(drop, tenant)
 		}
 	}

@@ -27,6 +27,8 @@ const (
 type Config struct {
 	// Port is where the sidecar listens (Cloud Run sets PORT on the container with the port).
 	Port int `env:"PORT, default=8080"`
+	// ListenHost is the interface to listen on; empty means all (what Cloud Run needs).
+	ListenHost string `env:"LISTEN_HOST"`
 	// Mode is iap or token (ARCHITECTURE.md §6).
 	Mode string `env:"RUNYARD_MODE, default=iap"`
 	// RuntimeID is reported with activity.

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/runyard/runyard/shared/auth"
@@ -91,6 +92,7 @@ func echoBackend(tb testing.TB, name string) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Add("Set-Cookie", "app=1; Domain=example.com; Path=/; HttpOnly")
+		w.Header().Set("X-Seen-Host", r.Host)
 		_ = json.NewEncoder(w).Encode(seen{
 			Backend:    name,
 			Path:       r.URL.EscapedPath(),
@@ -210,3 +212,7 @@ func header(kv ...string) http.Header {
 	}
 	return h
 }
+
+func cmpSeen(want, got seen) string { return cmp.Diff(want, got) }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -13,7 +13,7 @@ type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 // readiness answers "does the main container accept TCP on its ready port?" lazily: the first
 // request after the cached answer expires dials once, concurrent requests wait for that dial.
 type readiness struct {
-	addr string
+	addr func() string
 	ttl  time.Duration
 	now  func() time.Time
 	dial DialFunc
@@ -32,7 +32,7 @@ func (r *readiness) Ready(ctx context.Context) bool {
 	if !r.checked.IsZero() && now.Sub(r.checked) < r.ttl {
 		return r.ready
 	}
-	conn, err := r.dial(ctx, "tcp", r.addr)
+	conn, err := r.dial(ctx, "tcp", r.addr())
 	if err == nil {
 		_ = conn.Close()
 	}

@@ -93,9 +93,7 @@ func (r *Router) Route(host, path string) (Route, error) {
 	}
 
 	if path == "/vscode" || strings.HasPrefix(path, "/vscode/") {
-		rt, err := r.port(r.vscode)
-		rt.Strip = "/vscode"
-		return rt, err
+		return r.stripped(r.vscode, "/vscode")
 	}
 	if rest, ok := strings.CutPrefix(path, "/_port/"); ok {
 		digits, _, _ := strings.Cut(rest, "/")
@@ -103,9 +101,7 @@ func (r *Router) Route(host, path string) (Route, error) {
 		if !isDigits(digits) || err != nil || n <= 0 || n > 65535 {
 			return Route{}, ErrUnknownPort
 		}
-		rt, err := r.port(n)
-		rt.Strip = "/_port/" + digits
-		return rt, err
+		return r.stripped(n, "/_port/"+digits)
 	}
 	if r.agent == 0 {
 		return Route{}, ErrNoAgent
@@ -121,6 +117,15 @@ func (r *Router) port(n int) (Route, error) {
 	return Route{Port: n, Kind: k}, nil
 }
 
+func (r *Router) stripped(n int, prefix string) (Route, error) {
+	rt, err := r.port(n)
+	if err != nil {
+		return Route{}, err
+	}
+	rt.Strip = prefix
+	return rt, nil
+}
+
 // firstLabel is the lower-cased first DNS label of a Host value (port removed).
 func firstLabel(host string) string {
 	if h, _, err := net.SplitHostPort(host); err == nil {
@@ -130,7 +135,9 @@ func firstLabel(host string) string {
 	return strings.ToLower(label)
 }
 
-func hasPrefixRest(s, prefix string) bool { return len(s) > len(prefix) && strings.HasPrefix(s, prefix) }
+func hasPrefixRest(s, prefix string) bool {
+	return len(s) > len(prefix) && strings.HasPrefix(s, prefix)
+}
 
 func isDigits(s string) bool {
 	if s == "" || len(s) > 5 {

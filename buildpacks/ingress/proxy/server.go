@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -104,11 +105,12 @@ func NewServer(cfg *Config, deps Deps) (*Server, error) {
 		d := &net.Dialer{Timeout: cfg.DialTimeout}
 		deps.Dial = d.DialContext
 	}
+	readyPort, resolve := cfg.readyPort(), deps.Resolver
 	s := &Server{
 		cfg:      cfg,
 		deps:     deps,
 		router:   NewRouter(cfg),
-		ready:    &readiness{addr: deps.Resolver(cfg.readyPort()), ttl: cfg.ReadyCache, now: deps.Now, dial: deps.Dial},
+		ready:    &readiness{addr: func() string { return resolve(readyPort) }, ttl: cfg.ReadyCache, now: deps.Now, dial: deps.Dial},
 		activity: NewRecorder(cfg.RuntimeID, cfg.ActivityInterval, cfg.ActivityTimeout, deps.Now, deps.Sender, deps.Logger),
 		allowed:  map[string]bool{},
 		keyHash:  hashKey(cfg.SessionAPIKey.Reveal()),
@@ -134,10 +136,11 @@ func NewServer(cfg *Config, deps Deps) (*Server, error) {
 			ExpectContinueTimeout: time.Second,
 		},
 		FlushInterval:  -1, // stream: flush after every write
+		BufferPool:     bufferPool{},
 		ModifyResponse: func(resp *http.Response) error { secureResponse(resp.Header); return nil },
 		ErrorHandler:   s.proxyError,
 	}
-	s.handler = httpx.Chain(http.HandlerFunc(s.serve), httpx.Log(deps.Logger, ""), httpx.Recover)
+	s.handler = httpx.Chain(http.HandlerFunc(s.serve), httpx.RequestID, httpx.Log(deps.Logger, ""), httpx.Recover)
 	return s, nil
 }
 
@@ -198,6 +201,9 @@ func (s *Server) starting(w http.ResponseWriter, r *http.Request) {
 func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	rt, _ := pr.In.Context().Value(routeKey{}).(Route)
 	pr.SetURL(&url.URL{Scheme: "http", Host: s.deps.Resolver(rt.Port)})
+	// The app sees the host the user asked for (origin checks, absolute URLs), as behind
+	// OpenHands' own ingress; the connection goes to the resolved address.
+	pr.Out.Host = requestHost(pr.In)
 	if rt.Strip != "" {
 		pr.Out.URL.Path = stripPrefix(pr.Out.URL.Path, rt.Strip)
 		pr.Out.URL.RawPath = stripPrefix(pr.Out.URL.RawPath, rt.Strip)
@@ -239,6 +245,14 @@ func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 		httpx.Error(w, r, httpx.Errorf(http.StatusBadGateway, CodeBadGateway, "the runtime did not answer").WithCause(err))
 	}
 }
+
+// bufferPool reuses ReverseProxy's copy buffers (32 KiB each) across requests.
+type bufferPool struct{}
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *copyBuffers.Get().(*[]byte) }
+func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
 
 // requestHost is the host the client asked for: X-Forwarded-Host (set by the gateway in
 // domain mode) or Host.

@@ -23,6 +23,7 @@ import (
 	"github.com/runyard/runyard/shared/deploy"
 	deploylocal "github.com/runyard/runyard/shared/deploy/local"
 	"github.com/runyard/runyard/shared/emulators"
+	"github.com/runyard/runyard/shared/events"
 	eventspubsub "github.com/runyard/runyard/shared/events/pubsub"
 	"github.com/runyard/runyard/shared/httpx"
 	"github.com/runyard/runyard/shared/localevents"
@@ -240,6 +241,7 @@ func runDev(ctx context.Context, cfg devConfig, stdout, stderr io.Writer) (err e
 		return err
 	}
 	defer pusher.Close()
+	go publishTicks(ctx, publisher, time.Minute, log)
 
 	// Preview hosts ({port}-{runtime}.localhost) go to the runtimes, everything else to the
 	// functions.
@@ -325,4 +327,21 @@ func runDevToken(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, tok)
 	return 0
+}
+
+// publishTicks publishes a tick to sweeper-tick every interval until ctx ends, as the Cloud
+// Scheduler job does in the cloud.
+func publishTicks(ctx context.Context, pub events.Publisher, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if _, err := pub.Publish(ctx, TopicSweeperTick, []byte("{}"), map[string]string{"type": "sweeper.tick", "time": now.UTC().Format(time.RFC3339)}); err != nil {
+				log.WarnContext(ctx, "publish sweeper tick", "error", err)
+			}
+		}
+	}
 }

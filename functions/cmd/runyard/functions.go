@@ -11,6 +11,7 @@ import (
 	"github.com/runyard/runyard/functions/api"
 	"github.com/runyard/runyard/functions/buildevents"
 	"github.com/runyard/runyard/functions/githubhook"
+	"github.com/runyard/runyard/functions/sweeper"
 	"github.com/runyard/runyard/shared/auth"
 	"github.com/runyard/runyard/shared/build"
 	"github.com/runyard/runyard/shared/deploy"
@@ -85,6 +86,16 @@ var eventFunctions = []eventFunction{
 	{name: buildevents.FunctionName, topic: TopicCloudBuilds, build: func(ctx context.Context, e devEnv) (func(context.Context, event.Event) error, error) {
 		h, err := buildevents.Build(ctx, buildevents.Config{ProjectID: e.projectID, FinishedTopic: TopicBuildEvents},
 			buildevents.Options{Logger: logging.FromContext(ctx), Publisher: e.publisher, Continuer: e.runtimes})
+		if err != nil {
+			return nil, err
+		}
+		return h.Handle, nil
+	}},
+	{name: sweeper.FunctionName, topic: TopicSweeperTick, build: func(ctx context.Context, e devEnv) (func(context.Context, event.Event) error, error) {
+		h, err := sweeper.Build(ctx, sweeper.Config{ProjectID: e.projectID, MaxPerTick: sweeper.DefaultMaxPerTick,
+			StuckAfter: sweeper.DefaultStuckAfter, LeaseTTL: sweeper.DefaultLeaseTTL, TickTimeout: sweeper.DefaultTickTimeout,
+			Runtimes: cloudrun.EnvConfig{Cells: []string{localCell(e.projectID)}, IngressImage: "local"}},
+			sweeper.Options{Logger: logging.FromContext(ctx), Deployer: e.deployer})
 		if err != nil {
 			return nil, err
 		}

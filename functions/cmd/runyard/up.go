@@ -103,7 +103,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: runyard up [--tenant T] [--port N] PATH")
 		return 2
 	}
-	c := &upClient{api: strings.TrimRight(envOr("RUNYARD_API", defaultAPI), "/"), token: os.Getenv("RUNYARD_TOKEN"), http: &http.Client{Timeout: 2 * time.Minute}}
+	c := &upClient{api: strings.TrimRight(envOr("RUNYARD_API", defaultAPI), "/"), token: os.Getenv("RUNYARD_TOKEN"), http: httpClient()}
 	if c.token == "" {
 		fmt.Fprintln(stderr, "runyard up: set RUNYARD_TOKEN (locally: export RUNYARD_TOKEN=$(runyard dev token --email you@example.com))")
 		return 2
@@ -230,3 +230,5 @@ func tenantFromEmail(email string) string {
 	}
 	return strings.Trim(id, "-") + "-dev"
 }
+
+func httpClient() *http.Client { return &http.Client{Timeout: 2 * time.Minute} }

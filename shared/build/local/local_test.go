@@ -352,7 +352,7 @@ func TestCancel(t *testing.T) {
 
 func TestTimeout(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, func(c *local.Config) { c.Timeout = 300 * time.Millisecond })
+	e := newEnv(t, func(c *local.Config) { c.Timeout = 3 * time.Second }) // the build sleeps 60 s
 	req := build.Request{Tenant: "acme", BuildID: "slow", BuildCmd: "sleep 60"}
 	req.Source.Archive = e.upload(t, "acme", "slow", map[string]string{"index.html": "x"})
 	started, err := e.b.Start(t.Context(), req)
