@@ -87,8 +87,8 @@ type Spec struct {
 	StartCmd string
 	// Ports the runtime serves besides the agent and VS Code ports (app previews).
 	Ports []int
-	// Env is the app's environment; every Deployer also sets RUNTIME_ID (and PORT where the
-	// platform does not), so Env must not.
+	// Env is the app's environment; every Deployer also sets RUNTIME_ID and RUNTIME_URL (and
+	// PORT where the platform does not), so Env must not.
 	Env map[string]string
 	// IngressEnv is given to the ingress sidecar only (ACTIVITY_URL).
 	IngressEnv map[string]string

@@ -32,7 +32,9 @@ func (r *readiness) Ready(ctx context.Context) bool {
 	if !r.checked.IsZero() && now.Sub(r.checked) < r.ttl {
 		return r.ready
 	}
-	conn, err := r.dial(ctx, "tcp", r.addr())
+	// Not the caller's cancellation: a client that gives up must not make the runtime look
+	// unready to everyone else for the cache time. The dialer has its own timeout.
+	conn, err := r.dial(context.WithoutCancel(ctx), "tcp", r.addr())
 	if err == nil {
 		_ = conn.Close()
 	}

@@ -86,6 +86,8 @@ func TestProxyRouting(t *testing.T) {
 		{name: "port path keeps escapes", path: "/_port/3000/a%2Fb", wantStatus: 200,
 			want: seen{Backend: "app3000", Path: "/a%2Fb", Prefix: "/_port/3000"}},
 		{name: "worker by port path", path: "/_port/12000/", wantStatus: 200, want: seen{Backend: "work1", Path: "/", Prefix: "/_port/12000"}},
+		{name: "client prefix header dropped", host: "3000-rt1.example.com", path: "/c", hdr: header("X-Forwarded-Prefix", "/evil"),
+			wantStatus: 200, want: seen{Backend: "app3000", Path: "/c"}},
 		{name: "undeclared port path", path: "/_port/4000/", wantStatus: 404, wantCode: CodeUnknownPort},
 		{name: "undeclared port host", host: "4000-rt1.example.com", path: "/", wantStatus: 404, wantCode: CodeUnknownPort},
 		{name: "declared port not listening", path: "/_port/3001/", wantStatus: 502, wantCode: CodePortNotListening},

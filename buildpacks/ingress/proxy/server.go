@@ -220,6 +220,7 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	if v := in.Get("X-Forwarded-Proto"); v == "https" || v == "http" {
 		pr.Out.Header.Set("X-Forwarded-Proto", v)
 	}
+	pr.Out.Header.Del("X-Forwarded-Prefix") // only ours
 	if rt.Strip != "" {
 		pr.Out.Header.Set("X-Forwarded-Prefix", rt.Strip)
 	}

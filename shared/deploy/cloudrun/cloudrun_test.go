@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -120,6 +121,7 @@ func wantService(mode deploy.Mode) *runpb.Service {
 					Image: image,
 					Env: []*runpb.EnvVar{
 						val("LOG_LEVEL", "info"), val("SESSION_API_KEY", "sk-test"),
+						val("RUNTIME_URL", cloudrun.DeterministicURL("rt-"+runtimeID, number, "us-central1")),
 						val("RUNTIME_ID", runtimeID), val("VSCODE_PORT", "60001"), val("WORKER_1", "12000"), val("WORKER_2", "12001"),
 						secretEnv("GITHUB_TOKEN", "rt-acme-GITHUB_TOKEN", "latest"),
 						secretEnv("OPENAI_API_KEY", "rt-acme-OPENAI_KEY", "3"),
@@ -154,6 +156,11 @@ func TestDeployShape(t *testing.T) {
 		Bucket: "runyard-workspaces", MountOptions: []string{"only-dir=acme/" + runtimeID}}}}}
 	bucketWant.Template.Containers[1].VolumeMounts = []*runpb.VolumeMount{{Name: "workspace", MountPath: "/workspace"}}
 
+	// Without the project's number the deterministic RUNTIME_URL is unknown and left out.
+	noNumberWant := wantService(deploy.ModeToken)
+	env := noNumberWant.Template.Containers[1].Env
+	noNumberWant.Template.Containers[1].Env = slices.DeleteFunc(slices.Clone(env), func(e *runpb.EnvVar) bool { return e.GetName() == "RUNTIME_URL" })
+
 	tests := []struct {
 		name string
 		cfg  cloudrun.Config
@@ -162,7 +169,7 @@ func TestDeployShape(t *testing.T) {
 	}{
 		{name: "iap", cfg: baseConfig(), mode: deploy.ModeIAP, want: wantService(deploy.ModeIAP)},
 		{name: "token", cfg: baseConfig(), mode: deploy.ModeToken, want: wantService(deploy.ModeToken)},
-		{name: "token needs no project number", cfg: cloudrun.Config{}, mode: deploy.ModeToken, want: wantService(deploy.ModeToken)},
+		{name: "token needs no project number", cfg: cloudrun.Config{}, mode: deploy.ModeToken, want: noNumberWant},
 		{name: "workspace bucket", cfg: withBucket, mode: deploy.ModeIAP, want: bucketWant},
 	}
 	for _, tt := range tests {

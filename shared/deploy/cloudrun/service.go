@@ -59,7 +59,7 @@ var (
 
 	// reservedEnv are names Cloud Run sets itself or this package sets on the runtime container.
 	reservedEnv = map[string]bool{"PORT": true, "K_SERVICE": true, "K_REVISION": true, "K_CONFIGURATION": true,
-		"RUNTIME_ID": true, "VSCODE_PORT": true, "WORKER_1": true, "WORKER_2": true}
+		"RUNTIME_ID": true, "RUNTIME_URL": true, "VSCODE_PORT": true, "WORKER_1": true, "WORKER_2": true}
 )
 
 // Parent is the Cloud Run location of cell: projects/P/locations/R.
@@ -217,6 +217,10 @@ func (d *Deployer) BuildService(spec deploy.Spec) (*runpb.Service, error) {
 	for _, k := range slices.Sorted(maps.Keys(spec.Env)) {
 		runtimeEnv = append(runtimeEnv, envValue(k, spec.Env[k]))
 	}
+	if n, err := cfg.projectNumber(spec.Cell.Project); err == nil {
+		// Cloud Run's deterministic URL, known before the service exists.
+		runtimeEnv = append(runtimeEnv, envValue("RUNTIME_URL", DeterministicURL(spec.Service, n, spec.Cell.Region)))
+	}
 	runtimeEnv = append(runtimeEnv,
 		envValue("RUNTIME_ID", spec.RuntimeID),
 		envValue("VSCODE_PORT", strconv.Itoa(deploy.PortVSCode)),
@@ -312,4 +316,10 @@ func isPaused(s *runpb.Service) bool {
 
 func envValue(name, value string) *runpb.EnvVar {
 	return &runpb.EnvVar{Name: name, Values: &runpb.EnvVar_Value{Value: value}}
+}
+
+// DeterministicURL is a Cloud Run service's deterministic URL:
+// https://SERVICE-PROJECT_NUMBER.REGION.run.app.
+func DeterministicURL(service, projectNumber, region string) string {
+	return "https://" + service + "-" + projectNumber + "." + region + ".run.app"
 }

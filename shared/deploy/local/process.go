@@ -138,7 +138,7 @@ func (d *Driver) environ(s snapshot, home string, secretEnv []string) []string {
 		env = append(env, k+"="+s.spec.Env[k])
 	}
 	env = append(env, secretEnv...)
-	return append(env, "HOST=127.0.0.1", "PORT="+strconv.Itoa(s.port), "RUNTIME_ID="+s.spec.RuntimeID)
+	return append(env, "HOST=127.0.0.1", "PORT="+strconv.Itoa(s.port), "RUNTIME_ID="+s.spec.RuntimeID, "RUNTIME_URL="+s.url())
 }
 
 // start runs the service's start command. svc.op is held. On error the returned process is
