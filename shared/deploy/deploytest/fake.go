@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -63,7 +62,7 @@ type FakeCloudRun struct {
 	mu         sync.Mutex
 	seq        int
 	services   map[string]*fakeService // by full name
-	policies   map[string]*iampb.Policy
+	policies   *grpcfake.Policies
 	ops        map[string]*fakeOp
 	rejected   map[string]bool
 	readyAfter int
@@ -92,8 +91,7 @@ type FakeIAP struct {
 	iappb.UnimplementedIdentityAwareProxyAdminServiceServer
 
 	mu       sync.Mutex
-	seq      int
-	policies map[string]*iampb.Policy
+	policies *grpcfake.Policies
 }
 
 // opsServer serves google.longrunning.Operations for the fake's operations.
@@ -110,8 +108,6 @@ var (
 	envNameRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	labelKeyRE    = regexp.MustCompile(`^[\p{Ll}\p{Lo}][\p{Ll}\p{Lo}\p{N}_-]{0,62}$`)
 	labelValueRE  = regexp.MustCompile(`^[\p{Ll}\p{Lo}\p{N}_-]{0,63}$`)
-	memberRE      = regexp.MustCompile(`^(serviceAccount|user|group|domain|principal|principalSet):\S+$`)
-	roleRE        = regexp.MustCompile(`^roles/[A-Za-z0-9_.]+$`)
 	iapResourceRE = regexp.MustCompile(`^projects/[0-9]+/iap_web/cloud_run-[a-z0-9-]+/services/[a-z]([-a-z0-9]{0,47}[a-z0-9])?$`)
 
 	reservedAnnotationPrefixes = []string{"run.googleapis.com/", "cloud.googleapis.com/", "serving.knative.dev/", "autoscaling.knative.dev/"}
@@ -130,7 +126,7 @@ func NewFakeCloudRun(tb testing.TB) *FakeCloudRun {
 	f := &FakeCloudRun{
 		Server:   grpcfake.New(),
 		services: map[string]*fakeService{},
-		policies: map[string]*iampb.Policy{},
+		policies: grpcfake.NewPolicies(),
 		ops:      map[string]*fakeOp{},
 		rejected: map[string]bool{},
 	}
@@ -145,7 +141,7 @@ func NewFakeCloudRun(tb testing.TB) *FakeCloudRun {
 // NewFakeIAP starts a FakeIAP on an in-memory listener; it stops on tb's cleanup.
 func NewFakeIAP(tb testing.TB) *FakeIAP {
 	tb.Helper()
-	f := &FakeIAP{Server: grpcfake.New(), policies: map[string]*iampb.Policy{}}
+	f := &FakeIAP{Server: grpcfake.New(), policies: grpcfake.NewPolicies()}
 	f.Register(func(g *grpc.Server) { iappb.RegisterIdentityAwareProxyAdminServiceServer(g, f) })
 	f.Start(tb)
 	return f
@@ -232,14 +228,14 @@ func (f *FakeCloudRun) ServiceNames() []string {
 func (f *FakeCloudRun) Policy(resource string) *iampb.Policy {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return clonePolicy(f.policies[resource])
+	return f.policies.Policy(resource)
 }
 
 // Policy returns a copy of the IAM policy of the IAP resource, or nil if none was set.
 func (f *FakeIAP) Policy(resource string) *iampb.Policy {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return clonePolicy(f.policies[resource])
+	return f.policies.Policy(resource)
 }
 
 // Bindings flattens a policy into "role member" strings, sorted (nil policy: nil).
@@ -252,13 +248,6 @@ func Bindings(p *iampb.Policy) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-func clonePolicy(p *iampb.Policy) *iampb.Policy {
-	if p == nil {
-		return nil
-	}
-	return proto.Clone(p).(*iampb.Policy)
 }
 
 // SetReady finishes the service's rollout successfully: the latest created revision becomes
@@ -599,7 +588,7 @@ func (f *FakeCloudRun) DeleteService(_ context.Context, req *runpb.DeleteService
 		return &longrunningpb.Operation{Name: "validate", Done: true}, nil
 	}
 	delete(f.services, req.GetName())
-	delete(f.policies, req.GetName())
+	f.policies.Delete(req.GetName())
 	s.pb.DeleteTime = timestamppb.Now()
 	f.finishOpsLocked(s, &rpcstatus.Status{Code: int32(codes.Aborted), Message: "service deleted"})
 	m := serviceNameRE.FindStringSubmatch(req.GetName())
@@ -616,65 +605,17 @@ func (f *FakeCloudRun) GetIamPolicy(_ context.Context, req *iampb.GetIamPolicyRe
 	if _, err := f.serviceLocked(req.GetResource()); err != nil {
 		return nil, err
 	}
-	if p := f.policies[req.GetResource()]; p != nil {
-		return clonePolicy(p), nil
-	}
-	return &iampb.Policy{Version: 1, Etag: []byte("ACAB")}, nil
+	return f.policies.Get(req.GetResource()), nil
 }
 
 // SetIamPolicy implements the RPC on a service; a stale etag is Aborted.
 func (f *FakeCloudRun) SetIamPolicy(_ context.Context, req *iampb.SetIamPolicyRequest) (*iampb.Policy, error) {
-	if err := checkPolicy(req.GetPolicy()); err != nil {
-		return nil, err
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, err := f.serviceLocked(req.GetResource()); err != nil {
 		return nil, err
 	}
-	p, err := setPolicy(f.policies, req, f.nextLocked())
-	return p, err
-}
-
-// checkPolicy validates roles and members of a policy.
-func checkPolicy(p *iampb.Policy) error {
-	if p == nil {
-		return invalid("policy", "policy is required")
-	}
-	for _, b := range p.GetBindings() {
-		if !roleRE.MatchString(b.GetRole()) {
-			return invalid("policy.bindings.role", "invalid role %q", b.GetRole())
-		}
-		if len(b.GetMembers()) == 0 {
-			return invalid("policy.bindings.members", "binding of %s has no members", b.GetRole())
-		}
-		for _, m := range b.GetMembers() {
-			if !memberRE.MatchString(m) {
-				return invalid("policy.bindings.members", "invalid member %q", m)
-			}
-		}
-	}
-	return nil
-}
-
-// setPolicy stores req's policy with a fresh etag after the etag check: a request etag must
-// match the stored policy's (an unset policy has etag "ACAB", as the empty policy read says).
-func setPolicy(policies map[string]*iampb.Policy, req *iampb.SetIamPolicyRequest, n int) (*iampb.Policy, error) {
-	cur := policies[req.GetResource()]
-	curEtag := []byte("ACAB")
-	if cur != nil {
-		curEtag = cur.GetEtag()
-	}
-	if e := req.GetPolicy().GetEtag(); len(e) > 0 && string(e) != string(curEtag) {
-		return nil, status.Errorf(codes.Aborted, "fake: There were concurrent policy changes (etag mismatch)")
-	}
-	p := clonePolicy(req.GetPolicy())
-	p.Etag = []byte("BwY" + strconv.Itoa(n))
-	if p.Version == 0 {
-		p.Version = 1
-	}
-	policies[req.GetResource()] = p
-	return clonePolicy(p), nil
+	return f.policies.Set(req.GetResource(), req.GetPolicy())
 }
 
 // GetIamPolicy implements the RPC on an IAP resource (an empty policy until one is set).
@@ -682,12 +623,7 @@ func (f *FakeIAP) GetIamPolicy(_ context.Context, req *iampb.GetIamPolicyRequest
 	if !iapResourceRE.MatchString(req.GetResource()) {
 		return nil, invalid("resource", "resource %q is not projects/NUMBER/iap_web/cloud_run-REGION/services/SERVICE", req.GetResource())
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if p := f.policies[req.GetResource()]; p != nil {
-		return clonePolicy(p), nil
-	}
-	return &iampb.Policy{Version: 1, Etag: []byte("ACAB")}, nil
+	return f.policies.Get(req.GetResource()), nil
 }
 
 // SetIamPolicy implements the RPC on an IAP resource; a stale etag is Aborted.
@@ -695,13 +631,7 @@ func (f *FakeIAP) SetIamPolicy(_ context.Context, req *iampb.SetIamPolicyRequest
 	if !iapResourceRE.MatchString(req.GetResource()) {
 		return nil, invalid("resource", "resource %q is not projects/NUMBER/iap_web/cloud_run-REGION/services/SERVICE", req.GetResource())
 	}
-	if err := checkPolicy(req.GetPolicy()); err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.seq++
-	return setPolicy(f.policies, req, f.seq)
+	return f.policies.Set(req.GetResource(), req.GetPolicy())
 }
 
 // GetOperation implements the RPC for the fake's operations.

@@ -41,9 +41,8 @@ type FakeSecretManager struct {
 	mu       sync.Mutex
 	now      func() time.Time
 	secrets  map[string]*fakeSecret // by resource name projects/P/secrets/ID
-	policies map[string]*iampb.Policy
+	policies *grpcfake.Policies
 	etag     int
-	iamRes   []string
 }
 
 type fakeSecret struct {
@@ -71,7 +70,6 @@ var (
 	labelKeyRE   = regexp.MustCompile(`^[\p{Ll}\p{Lo}][\p{Ll}\p{Lo}\p{N}_-]{0,62}$`)
 	labelValueRE = regexp.MustCompile(`^[\p{Ll}\p{Lo}\p{N}_-]{0,63}$`)
 	filterTermRE = regexp.MustCompile(`^labels\.([\p{Ll}\p{Lo}][\p{Ll}\p{Lo}\p{N}_-]*)[=:]([\p{Ll}\p{Lo}\p{N}_-]*)$`)
-	memberRE     = regexp.MustCompile(`^(serviceAccount|user|group|domain|principal|principalSet):\S+$`)
 )
 
 // NewFakeServer starts a FakeSecretManager on an in-memory listener; it stops on tb's cleanup.
@@ -80,7 +78,7 @@ func NewFakeServer(tb testing.TB) *FakeSecretManager {
 	f := &FakeSecretManager{
 		now:      time.Now,
 		secrets:  map[string]*fakeSecret{},
-		policies: map[string]*iampb.Policy{},
+		policies: grpcfake.NewPolicies(),
 		Server:   grpcfake.New(),
 	}
 	f.Register(func(g *grpc.Server) {
@@ -110,14 +108,7 @@ func (f *FakeSecretManager) Client(tb testing.TB) *secretmanager.Client {
 }
 
 // Policy returns a copy of the IAM policy of resource, or nil if none was set.
-func (f *FakeSecretManager) Policy(resource string) *iampb.Policy {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if p, ok := f.policies[resource]; ok {
-		return proto.Clone(p).(*iampb.Policy)
-	}
-	return nil
-}
+func (f *FakeSecretManager) Policy(resource string) *iampb.Policy { return f.policies.Policy(resource) }
 
 // Members returns the members bound to role on resource's policy, sorted.
 func (f *FakeSecretManager) Members(resource, role string) []string {
@@ -135,26 +126,12 @@ func (f *FakeSecretManager) Members(resource, role string) []string {
 
 // PoliciesWithMember returns the resources whose policy binds member to role, sorted.
 func (f *FakeSecretManager) PoliciesWithMember(role, member string) []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []string
-	for res, p := range f.policies {
-		for _, b := range p.GetBindings() {
-			if b.GetRole() == role && slices.Contains(b.GetMembers(), member) {
-				out = append(out, res)
-				break
-			}
-		}
-	}
-	slices.Sort(out)
-	return out
+	return f.policies.WithMember(role, member)
 }
 
 // IAMResources returns the resources of every Get/SetIamPolicy call, in order.
 func (f *FakeSecretManager) IAMResources() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.iamRes)
+	return f.policies.Touched()
 }
 
 // ProjectPolicyCalls counts IAM calls on anything other than a single secret (a project, a
@@ -279,7 +256,7 @@ func (f *FakeSecretManager) DeleteSecret(_ context.Context, req *secretmanagerpb
 		return nil, status.Errorf(codes.Aborted, "fake: etag mismatch")
 	}
 	delete(f.secrets, req.GetName())
-	delete(f.policies, req.GetName())
+	f.policies.Delete(req.GetName())
 	return &emptypb.Empty{}, nil
 }
 
@@ -485,44 +462,24 @@ func (f *FakeSecretManager) ListSecretVersions(_ context.Context, req *secretman
 
 // GetIamPolicy implements the RPC on secrets.
 func (f *FakeSecretManager) GetIamPolicy(_ context.Context, req *iampb.GetIamPolicyRequest) (*iampb.Policy, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.iamRes = append(f.iamRes, req.GetResource())
-	if _, err := f.secretLocked(req.GetResource()); err != nil {
+	if err := f.exists(req.GetResource()); err != nil {
 		return nil, err
 	}
-	p, ok := f.policies[req.GetResource()]
-	if !ok {
-		p = &iampb.Policy{Version: 1, Etag: []byte(f.nextEtag())}
-		f.policies[req.GetResource()] = p
-	}
-	return proto.Clone(p).(*iampb.Policy), nil
+	return f.policies.Get(req.GetResource()), nil
 }
 
 // SetIamPolicy implements the RPC on secrets: a non-empty etag must match the stored one.
 func (f *FakeSecretManager) SetIamPolicy(_ context.Context, req *iampb.SetIamPolicyRequest) (*iampb.Policy, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.iamRes = append(f.iamRes, req.GetResource())
-	if _, err := f.secretLocked(req.GetResource()); err != nil {
+	if err := f.exists(req.GetResource()); err != nil {
 		return nil, err
 	}
-	in := req.GetPolicy()
-	for _, b := range in.GetBindings() {
-		if !strings.HasPrefix(b.GetRole(), "roles/") || len(b.GetMembers()) == 0 {
-			return nil, status.Errorf(codes.InvalidArgument, "fake: invalid binding")
-		}
-		for _, m := range b.GetMembers() {
-			if !memberRE.MatchString(m) {
-				return nil, status.Errorf(codes.InvalidArgument, "fake: invalid member")
-			}
-		}
-	}
-	if cur, ok := f.policies[req.GetResource()]; ok && len(in.GetEtag()) > 0 && string(in.GetEtag()) != string(cur.GetEtag()) {
-		return nil, status.Errorf(codes.Aborted, "fake: policy etag mismatch (concurrent policy changes)")
-	}
-	p := proto.Clone(in).(*iampb.Policy)
-	p.Etag = []byte(f.nextEtag())
-	f.policies[req.GetResource()] = p
-	return proto.Clone(p).(*iampb.Policy), nil
+	return f.policies.Set(req.GetResource(), req.GetPolicy())
+}
+
+// exists reports NotFound unless resource is a stored secret.
+func (f *FakeSecretManager) exists(resource string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, err := f.secretLocked(resource)
+	return err
 }
