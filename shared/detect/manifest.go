@@ -205,7 +205,7 @@ func parseGemfile(b []byte) (*gemfile, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return g, fmt.Errorf("Gemfile: %w", err)
+		return g, fmt.Errorf("parse Gemfile: %w", err)
 	}
 	return g, nil
 }
