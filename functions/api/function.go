@@ -141,7 +141,11 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 			return nil, fmt.Errorf("api: deployer: %w", err)
 		}
 	}
-	orch, err := runtime.NewOrchestrator(rts, dep, builds, runtime.OrchestratorConfig{IngressImage: cfg.Runtimes.IngressImage,
+	ws, err := cfg.Runtimes.Workspace(ctx, cfg.ProjectID)
+	if err != nil {
+		return nil, err
+	}
+	orch, err := runtime.NewOrchestrator(rts, dep, builds, runtime.OrchestratorConfig{IngressImage: cfg.Runtimes.IngressImage, Workspace: ws,
 		ServiceAccount: func(string) string { return cfg.Runtimes.ServiceAccount },
 		ActivityURL:    func(r runtime.Runtime) string { return ActivityURL(cfg.PublicURL, r) },
 		GrantSecrets:   sec.GrantAccess})

@@ -153,6 +153,10 @@ func runtimes(ctx context.Context, cfg Config, st store.Store, builds *build.Ser
 	if err != nil {
 		return nil, fmt.Errorf("buildevents: secrets: %w", err)
 	}
-	return runtime.NewOrchestrator(rts, dep, builds, runtime.OrchestratorConfig{IngressImage: cfg.Runtimes.IngressImage,
+	ws, err := cfg.Runtimes.Workspace(ctx, cfg.ProjectID)
+	if err != nil {
+		return nil, err
+	}
+	return runtime.NewOrchestrator(rts, dep, builds, runtime.OrchestratorConfig{IngressImage: cfg.Runtimes.IngressImage, Workspace: ws,
 		ServiceAccount: func(string) string { return cfg.Runtimes.ServiceAccount }, GrantSecrets: sec.GrantAccess})
 }

@@ -27,9 +27,12 @@ const (
 	DefaultTickTimeout = 50 * time.Second
 )
 
-// rosterID is the ledger document (events/sweeper-roster) holding the tenants the sweeper
+// rosterID is the document (sweep/roster) holding the tenants the sweeper
 // keeps visiting while they have runtimes it may act on. See README.md.
-const rosterID = "sweeper-roster"
+const rosterID = "roster"
+
+// rosterKey is where the roster lives: sweep/roster.
+var rosterKey = store.Key{Kind: store.KindSweep, ID: rosterID}
 
 // Settings bound one tick.
 type Settings struct {
@@ -179,6 +182,23 @@ func (s *Sweeper) Tick(ctx context.Context) (Report, error) {
 	return t.report, nil
 }
 
+// listAll returns every runtime of tenant in state, page by page.
+func (s *Sweeper) listAll(ctx context.Context, tenant string, state runtime.State) ([]runtime.Runtime, error) {
+	var all []runtime.Runtime
+	cursor := ""
+	for {
+		page, next, err := s.rts.List(ctx, tenant, state, store.Query{Limit: store.MaxLimit, Cursor: cursor})
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if next == "" {
+			return all, nil
+		}
+		cursor = next
+	}
+}
+
 // sweepTenant examines the tenant's runtimes that may need an action, and reports whether the
 // tenant still has any the sweeper must come back for.
 func (s *Sweeper) sweepTenant(ctx context.Context, t *tick, tenant string) (bool, error) {
@@ -189,7 +209,8 @@ func (s *Sweeper) sweepTenant(ctx context.Context, t *tick, tenant string) (bool
 	lc := u.Lifecycle
 	active := false
 	for _, state := range []runtime.State{runtime.StateDeploying, runtime.StateRunning, runtime.StatePaused, runtime.StateStopped} {
-		rs, _, err := s.rts.List(ctx, tenant, state, store.Query{Limit: store.MaxLimit})
+		// Every page: the live services found here keep theirs from being taken for orphans.
+		rs, err := s.listAll(ctx, tenant, state)
 		if err != nil {
 			return true, fmt.Errorf("list %s runtimes: %w", state, err)
 		}
@@ -449,7 +470,7 @@ func (s *Sweeper) lease(ctx context.Context, now time.Time, id string) (bool, er
 	return taken, nil
 }
 
-// rosterDoc is events/sweeper-roster: the tenants to visit each tick. It has no expire_at, so
+// rosterDoc is sweep/roster: the tenants to visit each tick. It has no expire_at, so
 // the ledger's TTL policy leaves it alone.
 type rosterDoc struct {
 	EventID   string    `firestore:"event_id"`
@@ -462,7 +483,7 @@ func (s *Sweeper) roster(ctx context.Context, seen map[string]bool) ([]string, e
 	var out []string
 	err := s.store.RunTransaction(ctx, func(ctx context.Context, tx store.Tx) error {
 		var doc rosterDoc
-		if _, err := tx.Get(store.EventKey(rosterID), &doc); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if _, err := tx.Get(rosterKey, &doc); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		set := map[string]bool{}
@@ -483,7 +504,7 @@ func (s *Sweeper) roster(ctx context.Context, seen map[string]bool) ([]string, e
 		if !added {
 			return nil
 		}
-		return tx.Put(store.EventKey(rosterID), rosterDoc{EventID: rosterID, Tenants: out, UpdatedAt: s.now()})
+		return tx.Put(rosterKey, rosterDoc{EventID: rosterID, Tenants: out, UpdatedAt: s.now()})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sweeper: roster: %w", err)
@@ -495,7 +516,7 @@ func (s *Sweeper) roster(ctx context.Context, seen map[string]bool) ([]string, e
 func (s *Sweeper) prune(ctx context.Context, drop []string) error {
 	return s.store.RunTransaction(ctx, func(ctx context.Context, tx store.Tx) error {
 		var doc rosterDoc
-		if _, err := tx.Get(store.EventKey(rosterID), &doc); err != nil {
+		if _, err := tx.Get(rosterKey, &doc); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return nil
 			}
@@ -503,6 +524,6 @@ func (s *Sweeper) prune(ctx context.Context, drop []string) error {
 		}
 		doc.Tenants = slices.DeleteFunc(doc.Tenants, func(t string) bool { return slices.Contains(drop, t) })
 		doc.UpdatedAt = s.now()
-		return tx.Put(store.EventKey(rosterID), doc)
+		return tx.Put(rosterKey, doc)
 	})
 }

@@ -90,6 +90,9 @@ type Spec struct {
 	// Env is the app's environment; every Deployer also sets RUNTIME_ID and RUNTIME_URL (and
 	// PORT where the platform does not), so Env must not.
 	Env map[string]string
+	// WorkspaceBucket is the tenant's workspace bucket; the runtime mounts its own prefix of it
+	// at /workspace (cloud). Empty: the deployer's configured bucket, if any.
+	WorkspaceBucket string
 	// IngressEnv is given to the ingress sidecar only (ACTIVITY_URL).
 	IngressEnv map[string]string
 	// Secrets are injected as environment variables by reference.

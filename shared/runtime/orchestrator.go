@@ -32,6 +32,9 @@ type OrchestratorConfig struct {
 	ServiceAccount func(tenant string) string
 	// ActivityURL returns where a runtime's ingress reports activity (empty: it does not).
 	ActivityURL func(r Runtime) string
+	// Workspace returns the tenant's workspace bucket, creating it if needed (nil: the
+	// deployer's own workspace setting applies).
+	Workspace func(ctx context.Context, tenant string) (string, error)
 	// GrantSecrets gives member (the runtime's identity) read access to exactly the named
 	// secrets of the tenant (secrets.Manager.GrantAccess). Required when runtimes use secrets.
 	GrantSecrets func(ctx context.Context, tenant string, names []string, member string) error
@@ -173,6 +176,11 @@ func (o *Orchestrator) spec(r Runtime) deploy.Spec {
 func (o *Orchestrator) deploy(ctx context.Context, r Runtime) (Runtime, error) {
 	spec := o.spec(r)
 	err := o.grant(ctx, spec)
+	if err == nil && o.cfg.Workspace != nil {
+		if spec.WorkspaceBucket, err = o.cfg.Workspace(ctx, r.Tenant); err != nil {
+			err = fmt.Errorf("%w: workspace: %w", deploy.ErrUnavailable, err)
+		}
+	}
 	var st deploy.Status
 	if err == nil {
 		st, err = o.deployer.Deploy(ctx, spec)

@@ -2,6 +2,8 @@ package runtime_test
 
 import (
 	"context"
+
+	"github.com/fsouza/fake-gcs-server/fakestorage"
 	"strings"
 	"testing"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/runyard/runyard/shared/deploy/deploytest"
 	"github.com/runyard/runyard/shared/runtime"
 	"github.com/runyard/runyard/shared/store/storetest"
+	wsgcs "github.com/runyard/runyard/shared/workspace/gcs"
 )
 
 // TestBuildEndingBeforeAnyoneWaits: a build that ends after the runtime read it but before
@@ -66,5 +69,49 @@ func TestBuildEndingBeforeAnyoneWaits(t *testing.T) {
 	again, _ := rts.Get(ctx, "acme", r.ID)
 	if again.Generation != got.Generation {
 		t.Errorf("a late event moved the runtime again: generation %d → %d", got.Generation, again.Generation)
+	}
+}
+
+// TestWorkspacePerTenant: each tenant's runtimes mount their own prefix of their tenant's own
+// bucket, created on the tenant's first runtime.
+func TestWorkspacePerTenant(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := storetest.NewEmulatorStore(t)
+	_, cbClient := buildtest.NewFake(t)
+	builds, err := build.NewService(st, cloudbuild.NewFromClient(cbClient, cloudbuild.Config{ProjectID: "test-project", ArtifactRepo: "us-docker.pkg.dev/test-project/r"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runFake, _, runClient, iapClient := deploytest.NewFakes(t)
+	gcsFake, err := fakestorage.NewServerWithOptions(fakestorage.Options{NoListener: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gcsFake.Stop)
+	prov, err := wsgcs.New(gcsFake.Client(), "test-project", "ryws-", "US")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rts, err := runtime.NewService(st, []deploy.Cell{{Name: "c1", Project: "test-project", Region: "us-central1", Limit: 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := runtime.NewOrchestrator(rts, deployrun.NewFromClients(runClient, iapClient, deployrun.Config{ProjectNumbers: map[string]string{"test-project": "1234"}}),
+		builds, runtime.OrchestratorConfig{IngressImage: "us-docker.pkg.dev/x/ingress:1", Workspace: prov.Ensure,
+			ServiceAccount: func(string) string { return "rt@test-project.iam.gserviceaccount.com" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tenant := range []string{"acme", "globex"} {
+		r, err := o.Create(ctx, tenant, runtime.Request{Image: "us-docker.pkg.dev/x/app@sha256:" + strings.Repeat("a", 64), Mode: deploy.ModeToken})
+		if err != nil {
+			t.Fatalf("%s: %v", tenant, err)
+		}
+		svc := runFake.Service("projects/test-project/locations/us-central1/services/" + r.Service)
+		vols := svc.GetTemplate().GetVolumes()
+		if len(vols) != 1 || vols[0].GetGcs().GetBucket() != "ryws-"+tenant || vols[0].GetGcs().GetMountOptions()[0] != "only-dir="+r.ID {
+			t.Errorf("%s: workspace volume %v", tenant, vols)
+		}
 	}
 }

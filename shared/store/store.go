@@ -37,10 +37,11 @@ const (
 	KindImages = "images" // images/{cache key}: prebuilt image per cache key
 	KindCells  = "cells"  // cells/{cell}: capacity slots
 	KindEvents = "events" // events/{id}: processed event ids (idempotency ledger)
+	KindSweep  = "sweep"  // sweep/{id}: the sweeper's own state (its roster of tenants)
 )
 
 // GlobalKinds lists the collections whose keys have no tenant.
-var GlobalKinds = map[string]bool{KindImages: true, KindCells: true, KindEvents: true}
+var GlobalKinds = map[string]bool{KindImages: true, KindCells: true, KindEvents: true, KindSweep: true}
 
 // Key addresses one document.
 //

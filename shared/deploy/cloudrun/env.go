@@ -1,12 +1,17 @@
 package cloudrun
 
 import (
+	"cmp"
 	"context"
+	"fmt"
+
+	"cloud.google.com/go/storage"
 
 	"google.golang.org/api/option"
 
 	"github.com/runyard/runyard/shared/config"
 	"github.com/runyard/runyard/shared/deploy"
+	wsgcs "github.com/runyard/runyard/shared/workspace/gcs"
 )
 
 // EnvConfig is what a function that deploys runtimes (api, buildevents) reads from its
@@ -22,6 +27,29 @@ type EnvConfig struct {
 	ServiceAccount string `env:"RUNTIME_SERVICE_ACCOUNT"`
 	// WorkspaceBucket is mounted into runtimes so their workspace survives pause and archive.
 	WorkspaceBucket string `env:"WORKSPACE_BUCKET"`
+	// WorkspaceBucketPrefix, when set, gives each tenant its own workspace bucket named
+	// prefix+tenant (created on the tenant's first runtime) instead of WorkspaceBucket.
+	WorkspaceBucketPrefix string `env:"WORKSPACE_BUCKET_PREFIX"`
+	// WorkspaceProject and WorkspaceLocation are where tenant buckets are created.
+	WorkspaceProject  string `env:"WORKSPACE_PROJECT"`
+	WorkspaceLocation string `env:"WORKSPACE_LOCATION, default=US"`
+}
+
+// Workspace returns the per-tenant workspace provisioner, or nil when tenants share
+// WorkspaceBucket (or have none).
+func (e EnvConfig) Workspace(ctx context.Context, defaultProject string) (func(context.Context, string) (string, error), error) {
+	if e.WorkspaceBucketPrefix == "" {
+		return nil, nil
+	}
+	client, err := storage.NewClient(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cloudrun: storage client: %w", err)
+	}
+	p, err := wsgcs.New(client, cmp.Or(e.WorkspaceProject, defaultProject), e.WorkspaceBucketPrefix, e.WorkspaceLocation)
+	if err != nil {
+		return nil, err
+	}
+	return p.Ensure, nil
 }
 
 // Validate reports every problem at once.

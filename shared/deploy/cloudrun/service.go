@@ -284,10 +284,16 @@ func (d *Deployer) BuildService(spec deploy.Spec) (*runpb.Service, error) {
 		SessionAffinity:      true,
 		Containers:           []*runpb.Container{sidecar, runtime},
 	}
-	if cfg.WorkspaceBucket != "" {
+	// A tenant's own bucket holds one prefix per runtime; the shared configured bucket one per
+	// tenant and runtime.
+	bucket, dir := spec.WorkspaceBucket, spec.RuntimeID
+	if bucket == "" {
+		bucket, dir = cfg.WorkspaceBucket, spec.Tenant+"/"+spec.RuntimeID
+	}
+	if bucket != "" {
 		tmpl.Volumes = []*runpb.Volume{{Name: WorkspaceVolume, VolumeType: &runpb.Volume_Gcs{Gcs: &runpb.GCSVolumeSource{
-			Bucket:       cfg.WorkspaceBucket,
-			MountOptions: []string{"only-dir=" + spec.Tenant + "/" + spec.RuntimeID},
+			Bucket:       bucket,
+			MountOptions: []string{"only-dir=" + dir},
 		}}}}
 		runtime.VolumeMounts = []*runpb.VolumeMount{{Name: WorkspaceVolume, MountPath: cfg.WorkspacePath}}
 	}
