@@ -12,17 +12,16 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sync"
 
 	"cloud.google.com/go/pubsub/v2"
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
-	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/runyard/runyard/shared/build"
 	"github.com/runyard/runyard/shared/config"
 	"github.com/runyard/runyard/shared/deploy/cloudrun"
 	"github.com/runyard/runyard/shared/events"
 	eventspubsub "github.com/runyard/runyard/shared/events/pubsub"
+	"github.com/runyard/runyard/shared/fnmain"
 	"github.com/runyard/runyard/shared/logging"
 	"github.com/runyard/runyard/shared/runtime"
 	"github.com/runyard/runyard/shared/secrets/secretmanager"
@@ -33,7 +32,7 @@ import (
 // FunctionName is the function's name everywhere.
 const FunctionName = "buildevents"
 
-func init() { functions.CloudEvent(FunctionName, handle) }
+func init() { functions.CloudEvent(FunctionName, fnmain.LazyEvent(FunctionName, buildFromEnv)) }
 
 // Config is the function's configuration.
 type Config struct {
@@ -57,14 +56,15 @@ func (c *Config) Validate() error {
 	return p.Err()
 }
 
-var handler = sync.OnceValues(func() (*Handler, error) {
+// buildFromEnv wires the deployed function from its environment.
+func buildFromEnv() (*Handler, error) {
 	ctx := context.Background()
 	var cfg Config
 	if err := config.Load(ctx, &cfg); err != nil {
 		return nil, err
 	}
 	return Build(ctx, cfg, Options{Logger: logging.New(os.Stdout, logging.ParseLevel(cfg.LogLevel))})
-})
+}
 
 // Options are the backends Build uses; zero values mean the production ones from Config.
 type Options struct {
@@ -93,7 +93,7 @@ func Build(ctx context.Context, cfg Config, opts Options) (*Handler, error) {
 		pub = eventspubsub.New(ps)
 	}
 	// The service never starts builds here, so it needs no builder.
-	svc, err := build.NewService(st, noBuilder{})
+	svc, err := build.NewService(st, build.NoBuilder{})
 	if err != nil {
 		return nil, err
 	}
@@ -108,27 +108,6 @@ func Build(ctx context.Context, cfg Config, opts Options) (*Handler, error) {
 		}
 	}
 	return h.WithContinuer(next), nil
-}
-
-// handle is the registered CloudEvent function. An error makes Eventarc redeliver.
-func handle(ctx context.Context, e event.Event) error {
-	h, err := handler()
-	if err != nil {
-		slog.ErrorContext(ctx, "buildevents: start", "error", err)
-		return err
-	}
-	return h.Handle(ctx, e)
-}
-
-// noBuilder is the Builder of a service that only records events.
-type noBuilder struct{}
-
-func (noBuilder) Start(context.Context, build.Request) (build.Started, error) {
-	return build.Started{}, fmt.Errorf("%w: buildevents starts no builds", build.ErrInvalid)
-}
-
-func (noBuilder) Cancel(context.Context, string) error {
-	return fmt.Errorf("%w: buildevents cancels no builds", build.ErrInvalid)
 }
 
 // runtimes builds the production continuation: the orchestrator on Cloud Run.

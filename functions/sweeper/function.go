@@ -15,16 +15,15 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
-	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/runyard/runyard/shared/build"
 	"github.com/runyard/runyard/shared/config"
 	"github.com/runyard/runyard/shared/deploy"
 	"github.com/runyard/runyard/shared/deploy/cloudrun"
+	"github.com/runyard/runyard/shared/fnmain"
 	"github.com/runyard/runyard/shared/logging"
 	"github.com/runyard/runyard/shared/runtime"
 	"github.com/runyard/runyard/shared/store"
@@ -34,7 +33,7 @@ import (
 // FunctionName is the function's name everywhere.
 const FunctionName = "sweeper"
 
-func init() { functions.CloudEvent(FunctionName, handle) }
+func init() { functions.CloudEvent(FunctionName, fnmain.LazyEvent(FunctionName, buildFromEnv)) }
 
 // Config is the function's configuration.
 type Config struct {
@@ -81,14 +80,15 @@ type Options struct {
 	Now func() time.Time
 }
 
-var handler = sync.OnceValues(func() (*Handler, error) {
+// buildFromEnv wires the deployed function from its environment.
+func buildFromEnv() (*Handler, error) {
 	ctx := context.Background()
 	var cfg Config
 	if err := config.Load(ctx, &cfg); err != nil {
 		return nil, err
 	}
 	return Build(ctx, cfg, Options{Logger: logging.New(os.Stdout, logging.ParseLevel(cfg.LogLevel))})
-})
+}
 
 // Build wires the function's handler from cfg and opts. Zero durations and MaxPerTick take
 // their defaults.
@@ -121,7 +121,7 @@ func Build(ctx context.Context, cfg Config, opts Options) (*Handler, error) {
 		}
 	}
 	// The sweeper never starts builds; the orchestrator only needs a build service to exist.
-	builds, err := build.NewService(st, noBuilder{})
+	builds, err := build.NewService(st, build.NoBuilder{})
 	if err != nil {
 		return nil, err
 	}
@@ -135,25 +135,4 @@ func Build(ctx context.Context, cfg Config, opts Options) (*Handler, error) {
 		return nil, err
 	}
 	return NewHandler(sw, cfg.TickTimeout, opts.Logger)
-}
-
-// handle is the registered CloudEvent function. An error makes Eventarc redeliver.
-func handle(ctx context.Context, e event.Event) error {
-	h, err := handler()
-	if err != nil {
-		slog.ErrorContext(ctx, "sweeper: start", "error", err)
-		return err
-	}
-	return h.Handle(ctx, e)
-}
-
-// noBuilder is the Builder of a build service that starts nothing.
-type noBuilder struct{}
-
-func (noBuilder) Start(context.Context, build.Request) (build.Started, error) {
-	return build.Started{}, fmt.Errorf("%w: the sweeper starts no builds", build.ErrInvalid)
-}
-
-func (noBuilder) Cancel(context.Context, string) error {
-	return fmt.Errorf("%w: the sweeper cancels no builds", build.ErrInvalid)
 }

@@ -337,3 +337,17 @@ func (s *Service) Prebuild(ctx context.Context, tenant string, src Source, actor
 	}
 	return rec.ID, rec.Cached, nil
 }
+
+// NoBuilder is the Builder of a Service that only reads and records builds (buildevents,
+// sweeper): it refuses to start or cancel anything.
+type NoBuilder struct{}
+
+// Start refuses.
+func (NoBuilder) Start(context.Context, Request) (Started, error) {
+	return Started{}, fmt.Errorf("%w: this service starts no builds", ErrInvalid)
+}
+
+// Cancel refuses.
+func (NoBuilder) Cancel(context.Context, string) error {
+	return fmt.Errorf("%w: this service cancels no builds", ErrInvalid)
+}
