@@ -69,7 +69,9 @@ type Request struct {
 	Members        []string
 	Env            map[string]string
 	Secrets        []deploy.SecretRef
-	Actor          string
+	// IngressEnv is extra settings for the ingress sidecar, e.g. PREVIEW_POLICY=public.
+	IngressEnv map[string]string
+	Actor      string
 }
 
 // Create records a runtime and starts it: from an image it deploys at once; from a build
@@ -78,7 +80,7 @@ type Request struct {
 func (o *Orchestrator) Create(ctx context.Context, tenant string, req Request) (Runtime, error) {
 	sp := Spec{SessionID: req.SessionID, Source: req.Source, Image: req.Image, StartCmd: req.StartCmd, Ports: req.Ports,
 		ResourceFactor: req.ResourceFactor, Mode: req.Mode, Actor: req.Actor, State: StateDeploying,
-		Env: req.Env, Secrets: req.Secrets, Members: req.Members}
+		Env: req.Env, Secrets: req.Secrets, Members: req.Members, IngressEnv: req.IngressEnv}
 	if req.Image == "" {
 		b, err := o.buildFor(ctx, tenant, req)
 		if err != nil {
@@ -160,10 +162,13 @@ func (o *Orchestrator) spec(r Runtime) deploy.Spec {
 	if o.cfg.ServiceAccount != nil {
 		sa = o.cfg.ServiceAccount(r.Tenant)
 	}
-	var ingressEnv map[string]string
+	ingressEnv := map[string]string{}
+	for k, v := range r.IngressEnv {
+		ingressEnv[k] = v
+	}
 	if o.cfg.ActivityURL != nil {
 		if u := o.cfg.ActivityURL(r); u != "" {
-			ingressEnv = map[string]string{"ACTIVITY_URL": u}
+			ingressEnv["ACTIVITY_URL"] = u
 		}
 	}
 	return deploy.Spec{IngressEnv: ingressEnv, Tenant: r.Tenant, RuntimeID: r.ID, Service: r.Service, Cell: o.cells[r.Cell], Image: r.Image,

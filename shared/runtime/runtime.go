@@ -96,6 +96,8 @@ type Runtime struct {
 	Env     map[string]string  `firestore:"env" json:"env,omitempty"`
 	Secrets []deploy.SecretRef `firestore:"secrets" json:"secrets,omitempty"`
 	Members []string           `firestore:"members" json:"-"`
+	// IngressEnv is extra settings for the runtime's ingress sidecar (PREVIEW_POLICY, …).
+	IngressEnv map[string]string `firestore:"ingress_env" json:"-"`
 	// SessionAPIKey authenticates the runtime's own callers: OpenHands on the agent port and the
 	// ingress reporting activity. Never listed as a field.
 	SessionAPIKey string `firestore:"session_api_key" json:"-"`

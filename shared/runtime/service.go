@@ -52,12 +52,13 @@ type Spec struct {
 	ResourceFactor int
 	Mode           deploy.Mode
 	// State is the first state: pending, building (with BuildID) or deploying (with Image).
-	State   State
-	BuildID string
-	Actor   string
-	Env     map[string]string
-	Secrets []deploy.SecretRef
-	Members []string
+	State      State
+	BuildID    string
+	Actor      string
+	Env        map[string]string
+	Secrets    []deploy.SecretRef
+	Members    []string
+	IngressEnv map[string]string
 }
 
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
@@ -103,7 +104,7 @@ func (s *Service) Create(ctx context.Context, tenant string, sp Spec) (Runtime, 
 	now := s.now()
 	r := Runtime{ID: id, Tenant: tenant, SessionID: sp.SessionID, State: sp.State, Source: sp.Source, BuildID: sp.BuildID,
 		Image: sp.Image, StartCmd: sp.StartCmd, Ports: sp.Ports, Service: service, ResourceFactor: sp.ResourceFactor,
-		VCPU: size.VCPU, Mode: sp.Mode, Env: sp.Env, Secrets: sp.Secrets, Members: sp.Members, VSCodeToken: newToken(), SessionAPIKey: newToken(),
+		VCPU: size.VCPU, Mode: sp.Mode, Env: sp.Env, Secrets: sp.Secrets, Members: sp.Members, VSCodeToken: newToken(), SessionAPIKey: newToken(), IngressEnv: sp.IngressEnv,
 		CreatedBy: sp.Actor, CreatedAt: now, UpdatedAt: now, LastActivityAt: now, Generation: 1}
 	if r.Ports == nil {
 		r.Ports = []int{}
