@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/runyard/runyard/shared/auth"
 	"github.com/runyard/runyard/shared/httpx"
@@ -34,14 +36,29 @@ func (s *Server) checkIAP(r *http.Request) error {
 	return nil
 }
 
-// checkToken applies token mode's rule for the route's kind: the agent needs the session key;
-// VS Code checks its own connection token; app ports follow PREVIEW_POLICY (token: the key in
-// the header or the runyard_session cookie).
+// SessionKeyParam is the query parameter that may carry the session key to the agent (browsers
+// cannot set headers on WebSockets; OpenHands sends ?session_api_key=).
+const SessionKeyParam = "session_api_key"
+
+// checkToken applies token mode's rule for the route's kind: the agent needs the session key
+// (header, or the session_api_key query parameter); VS Code checks its own connection token;
+// app ports follow PREVIEW_POLICY (token: the key in the header or the runyard_session cookie)
+// and never see a session_api_key query parameter.
 func (s *Server) checkToken(r *http.Request, k Kind) error {
 	switch k {
 	case KindVSCode:
 		return nil
+	case KindAgent:
+		if q := r.Header.Get(SessionKeyHeader); q == "" {
+			if v := queryValue(r.URL.RawQuery, SessionKeyParam); v != "" {
+				if !s.keyMatches(v) {
+					return httpx.Unauthenticated(httpx.CodeUnauthenticated, "the session key is not valid for this runtime")
+				}
+				return nil
+			}
+		}
 	case KindApp:
+		r.URL.RawQuery = dropQuery(r.URL.RawQuery, SessionKeyParam)
 		if s.cfg.PreviewPolicy == PreviewPublic {
 			return nil
 		}
@@ -57,6 +74,37 @@ func (s *Server) checkToken(r *http.Request, k Kind) error {
 		return httpx.Unauthenticated(httpx.CodeUnauthenticated, "the session key is not valid for this runtime")
 	}
 	return nil
+}
+
+// queryValue is the first value of name in a raw query ("" when absent or malformed).
+func queryValue(raw, name string) string {
+	for _, part := range strings.Split(raw, "&") {
+		k, v, _ := strings.Cut(part, "=")
+		if key, err := url.QueryUnescape(k); err == nil && key == name {
+			if val, err := url.QueryUnescape(v); err == nil {
+				return val
+			}
+			return ""
+		}
+	}
+	return ""
+}
+
+// dropQuery removes every name parameter from a raw query, keeping the rest as it was.
+func dropQuery(raw, name string) string {
+	if raw == "" {
+		return raw
+	}
+	parts := strings.Split(raw, "&")
+	kept := parts[:0]
+	for _, part := range parts {
+		k, _, _ := strings.Cut(part, "=")
+		if key, err := url.QueryUnescape(k); err == nil && key == name {
+			continue
+		}
+		kept = append(kept, part)
+	}
+	return strings.Join(kept, "&")
 }
 
 // keyMatches compares in constant time (hashes first, so not even the length leaks).

@@ -126,6 +126,13 @@ func TestTokenMode(t *testing.T) {
 		{name: "public app, key stripped", base: public.URL, path: "/_port/12001/", hdr: header(SessionKeyHeader, testKey), wantStatus: 200,
 			want: seen{Backend: "work2", Path: "/", Prefix: "/_port/12001"}},
 		{name: "public policy keeps the agent guarded", base: public.URL, path: "/api", wantStatus: 401},
+		{name: "agent key as query parameter", base: base.URL, path: "/sockets/events/c1?resend_all=true&session_api_key=" + testKey, wantStatus: 200,
+			want: seen{Backend: "agent", Path: "/sockets/events/c1", Query: "resend_all=true&session_api_key=" + testKey}},
+		{name: "agent wrong query key", base: base.URL, path: "/sockets/events/c1?session_api_key=nope", wantStatus: 401},
+		{name: "agent empty query key", base: base.URL, path: "/api?session_api_key=", wantStatus: 401},
+		{name: "app never sees the query key", base: public.URL, path: "/_port/12000/x?a=1&session_api_key=" + testKey + "&b=2", wantStatus: 200,
+			want: seen{Backend: "work1", Path: "/x", Prefix: "/_port/12000", Query: "a=1&b=2"}},
+		{name: "query key does not open a token-policy app", base: base.URL, host: "work-1-rt1.example.com", path: "/?session_api_key=" + testKey, wantStatus: 401},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
