@@ -11,6 +11,7 @@ import (
 	"github.com/runyard/runyard/functions/api"
 	"github.com/runyard/runyard/functions/buildevents"
 	"github.com/runyard/runyard/functions/githubhook"
+	"github.com/runyard/runyard/functions/runtimeapi"
 	"github.com/runyard/runyard/functions/sweeper"
 	"github.com/runyard/runyard/shared/auth"
 	"github.com/runyard/runyard/shared/build"
@@ -73,6 +74,13 @@ var httpFunctions = []httpFunction{
 			PreviewHost: e.previewHost,
 		}, api.Options{Logger: logging.FromContext(ctx), Dev: e.dev, Secrets: e.secrets, Builder: e.builder, Sources: e.sources,
 			Deployer: e.deployer})
+	}},
+	{name: runtimeapi.FunctionName, build: func(ctx context.Context, e devEnv) (http.Handler, error) {
+		return runtimeapi.Build(ctx, runtimeapi.Config{
+			ProjectID: e.projectID, RequestTimeout: runtimeapi.DefaultRequestTimeout,
+			MaxBodyBytes: runtimeapi.DefaultMaxBodyBytes, AliveTimeout: runtimeapi.DefaultAliveTimeout,
+			Runtimes: cloudrun.EnvConfig{Cells: []string{localCell(e.projectID)}, IngressImage: "local"},
+		}, runtimeapi.Options{Logger: logging.FromContext(ctx), Builder: e.builder, Deployer: e.deployer, LocalImages: true})
 	}},
 	{name: githubhook.FunctionName, build: func(ctx context.Context, e devEnv) (http.Handler, error) {
 		return githubhook.Build(ctx, githubhook.Config{ProjectID: e.projectID, RequestTimeout: githubhook.DefaultRequestTimeout,
