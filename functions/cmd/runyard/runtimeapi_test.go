@@ -123,4 +123,18 @@ func TestRuntimeAPILocalFlow(t *testing.T) {
 	if code, _, body := oh("GET", "/list", nil); code != 200 || !strings.Contains(body, "oh-1") {
 		t.Errorf("list: %d %s", code, body)
 	}
+	// The V1 app server polls by runtime id and in batches.
+	fresh := waitReady("oh-1")
+	if code, byID, body := oh("GET", "/runtime/"+fresh.RuntimeID, nil); code != 200 || byID.SessionID != "oh-1" {
+		t.Errorf("runtime by id: %d %s", code, body)
+	}
+	if code, _, body := oh("GET", "/sessions/batch?ids=oh-1&ids=nope", nil); code != 200 || !strings.Contains(body, fresh.RuntimeID) {
+		t.Errorf("batch: %d %s", code, body)
+	}
+	// The agent SDK sends the command as one string.
+	sdk := map[string]any{"image": "local:" + agent, "command": "python agent.py", "session_id": "sdk-1"}
+	if code, _, body := oh("POST", "/start", sdk); code != 200 {
+		t.Fatalf("sdk start: %d %s", code, body)
+	}
+	waitReady("sdk-1")
 }
