@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"strings"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	"google.golang.org/api/option"
@@ -25,7 +24,7 @@ import (
 	"github.com/runyard/runyard/shared/httpx"
 	"github.com/runyard/runyard/shared/logging"
 	"github.com/runyard/runyard/shared/repos"
-	"github.com/runyard/runyard/shared/runtime"
+	"github.com/runyard/runyard/shared/runtime/runtimeenv"
 	"github.com/runyard/runyard/shared/secrets"
 	"github.com/runyard/runyard/shared/secrets/secretmanager"
 	"github.com/runyard/runyard/shared/sources"
@@ -94,7 +93,7 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 			return nil, fmt.Errorf("api: secrets: %w", err)
 		}
 	}
-	ten, err := tenancy.NewService(st, newAPIKey, tenancy.WithSecrets(sec))
+	ten, err := tenancy.NewService(st, authn.NewAPIKey, tenancy.WithSecrets(sec))
 	if err != nil {
 		return nil, err
 	}
@@ -127,28 +126,8 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
-	cells, err := cfg.Runtimes.CellList()
-	if err != nil {
-		return nil, err
-	}
-	rts, err := runtime.NewService(st, cells)
-	if err != nil {
-		return nil, err
-	}
-	dep := opts.Deployer
-	if dep == nil {
-		if dep, err = cfg.Runtimes.Deployer(ctx); err != nil {
-			return nil, fmt.Errorf("api: deployer: %w", err)
-		}
-	}
-	ws, err := cfg.Runtimes.Workspace(ctx, cfg.ProjectID)
-	if err != nil {
-		return nil, err
-	}
-	orch, err := runtime.NewOrchestrator(rts, dep, builds, runtime.OrchestratorConfig{IngressImage: cfg.Runtimes.IngressImage, Workspace: ws,
-		ServiceAccount: func(string) string { return cfg.Runtimes.ServiceAccount },
-		ActivityURL:    func(r runtime.Runtime) string { return ActivityURL(cfg.PublicURL, r) },
-		GrantSecrets:   sec.GrantAccess})
+	orch, dep, err := runtimeenv.Orchestrator(ctx, runtimeenv.Params{ProjectID: cfg.ProjectID, Env: cfg.Runtimes, Store: st,
+		Builds: builds, Deployer: opts.Deployer, PublicAPI: cfg.PublicURL, GrantSecrets: sec.GrantAccess})
 	if err != nil {
 		return nil, err
 	}
@@ -159,21 +138,4 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 	return httpx.Stack(s.Routes(), httpx.Options{
 		Logger: opts.Logger, ProjectID: cfg.ProjectID, MaxBody: cfg.MaxBodyBytes, Timeout: cfg.RequestTimeout,
 	}), nil
-}
-
-// newAPIKey adapts auth.NewAPIKey to tenancy.NewKeyFunc.
-func newAPIKey(tenant string) (id, plaintext, hash, prefix string, err error) {
-	k, err := auth.NewAPIKey(tenant)
-	if err != nil {
-		return "", "", "", "", err
-	}
-	return k.ID, k.Plaintext, k.Hash, k.Prefix, nil
-}
-
-// ActivityURL is where a runtime's ingress reports activity, under the api's public URL.
-func ActivityURL(base string, r runtime.Runtime) string {
-	if base == "" {
-		return ""
-	}
-	return strings.TrimRight(base, "/") + "/v1/tenants/" + r.Tenant + "/runtimes/" + r.ID + ":activity"
 }

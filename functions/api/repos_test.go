@@ -50,7 +50,7 @@ func newReposEnv(tb testing.TB) *reposEnv {
 	sm, smClient := secretstest.NewFake(tb)
 	sec := secretmanager.NewFromClient(smClient, "test")
 	cfg := Config{ProjectID: "test", Audiences: []string{authtest.DefaultAudience}, RequestTimeout: time.Minute, MaxBodyBytes: DefaultMaxBodyBytes}
-	ten, err := tenancy.NewService(st, newAPIKey, tenancy.WithSecrets(sec))
+	ten, err := tenancy.NewService(st, authn.NewAPIKey, tenancy.WithSecrets(sec))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -23,7 +23,7 @@ import (
 	eventspubsub "github.com/runyard/runyard/shared/events/pubsub"
 	"github.com/runyard/runyard/shared/fnmain"
 	"github.com/runyard/runyard/shared/logging"
-	"github.com/runyard/runyard/shared/runtime"
+	"github.com/runyard/runyard/shared/runtime/runtimeenv"
 	"github.com/runyard/runyard/shared/secrets/secretmanager"
 	"github.com/runyard/runyard/shared/store"
 	"github.com/runyard/runyard/shared/store/firestore"
@@ -112,18 +112,6 @@ func Build(ctx context.Context, cfg Config, opts Options) (*Handler, error) {
 
 // runtimes builds the production continuation: the orchestrator on Cloud Run.
 func runtimes(ctx context.Context, cfg Config, st store.Store, builds *build.Service) (Continuer, error) {
-	cells, err := cfg.Runtimes.CellList()
-	if err != nil {
-		return nil, err
-	}
-	rts, err := runtime.NewService(st, cells)
-	if err != nil {
-		return nil, err
-	}
-	dep, err := cfg.Runtimes.Deployer(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("buildevents: deployer: %w", err)
-	}
 	project := cfg.SecretsProject
 	if project == "" {
 		project = cfg.ProjectID
@@ -132,10 +120,7 @@ func runtimes(ctx context.Context, cfg Config, st store.Store, builds *build.Ser
 	if err != nil {
 		return nil, fmt.Errorf("buildevents: secrets: %w", err)
 	}
-	ws, err := cfg.Runtimes.Workspace(ctx, cfg.ProjectID)
-	if err != nil {
-		return nil, err
-	}
-	return runtime.NewOrchestrator(rts, dep, builds, runtime.OrchestratorConfig{IngressImage: cfg.Runtimes.IngressImage, Workspace: ws,
-		ServiceAccount: func(string) string { return cfg.Runtimes.ServiceAccount }, GrantSecrets: sec.GrantAccess})
+	orch, _, err := runtimeenv.Orchestrator(ctx, runtimeenv.Params{ProjectID: cfg.ProjectID, Env: cfg.Runtimes, Store: st,
+		Builds: builds, GrantSecrets: sec.GrantAccess})
+	return orch, err
 }

@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"strings"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
@@ -26,7 +25,7 @@ import (
 	"github.com/runyard/runyard/shared/deploy"
 	"github.com/runyard/runyard/shared/httpx"
 	"github.com/runyard/runyard/shared/logging"
-	"github.com/runyard/runyard/shared/runtime"
+	"github.com/runyard/runyard/shared/runtime/runtimeenv"
 	"github.com/runyard/runyard/shared/sources"
 	"github.com/runyard/runyard/shared/sources/gcs"
 	"github.com/runyard/runyard/shared/store"
@@ -84,7 +83,7 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 			return nil, fmt.Errorf("runtimeapi: store: %w", err)
 		}
 	}
-	ten, err := tenancy.NewService(st, newAPIKey)
+	ten, err := tenancy.NewService(st, authn.NewAPIKey)
 	if err != nil {
 		return nil, err
 	}
@@ -102,27 +101,8 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
-	cells, err := cfg.Runtimes.CellList()
-	if err != nil {
-		return nil, err
-	}
-	rts, err := runtime.NewService(st, cells)
-	if err != nil {
-		return nil, err
-	}
-	dep := opts.Deployer
-	if dep == nil {
-		if dep, err = cfg.Runtimes.Deployer(ctx); err != nil {
-			return nil, fmt.Errorf("runtimeapi: deployer: %w", err)
-		}
-	}
-	ws, err := cfg.Runtimes.Workspace(ctx, cfg.ProjectID)
-	if err != nil {
-		return nil, err
-	}
-	orch, err := runtime.NewOrchestrator(rts, dep, builds, runtime.OrchestratorConfig{IngressImage: cfg.Runtimes.IngressImage, Workspace: ws,
-		ServiceAccount: func(string) string { return cfg.Runtimes.ServiceAccount },
-		ActivityURL:    func(r runtime.Runtime) string { return activityURL(cfg.ActivityBaseURL, r) }})
+	orch, _, err := runtimeenv.Orchestrator(ctx, runtimeenv.Params{ProjectID: cfg.ProjectID, Env: cfg.Runtimes, Store: st,
+		Builds: builds, Deployer: opts.Deployer, PublicAPI: cfg.ActivityBaseURL})
 	if err != nil {
 		return nil, err
 	}
@@ -147,21 +127,4 @@ type noIDTokens struct{}
 
 func (noIDTokens) Verify(context.Context, string) (auth.Principal, error) {
 	return auth.Principal{}, fmt.Errorf("%w: the runtime API takes tenant API keys (X-API-Key) only", auth.ErrInvalidToken)
-}
-
-// newAPIKey adapts auth.NewAPIKey to tenancy.NewKeyFunc (this function never creates keys).
-func newAPIKey(tenant string) (id, plaintext, hash, prefix string, err error) {
-	k, err := auth.NewAPIKey(tenant)
-	if err != nil {
-		return "", "", "", "", err
-	}
-	return k.ID, k.Plaintext, k.Hash, k.Prefix, nil
-}
-
-// activityURL is where a runtime's ingress reports activity: the api function's endpoint.
-func activityURL(base string, r runtime.Runtime) string {
-	if base == "" {
-		return ""
-	}
-	return strings.TrimRight(base, "/") + "/v1/tenants/" + r.Tenant + "/runtimes/" + r.ID + ":activity"
 }

@@ -25,7 +25,7 @@ import (
 	"github.com/runyard/runyard/shared/deploy/cloudrun"
 	"github.com/runyard/runyard/shared/fnmain"
 	"github.com/runyard/runyard/shared/logging"
-	"github.com/runyard/runyard/shared/runtime"
+	"github.com/runyard/runyard/shared/runtime/runtimeenv"
 	"github.com/runyard/runyard/shared/store"
 	"github.com/runyard/runyard/shared/store/firestore"
 )
@@ -106,28 +106,15 @@ func Build(ctx context.Context, cfg Config, opts Options) (*Handler, error) {
 			return nil, fmt.Errorf("sweeper: store: %w", err)
 		}
 	}
-	cells, err := cfg.Runtimes.CellList()
-	if err != nil {
-		return nil, fmt.Errorf("sweeper: cells: %w", err)
-	}
-	rts, err := runtime.NewService(st, cells)
-	if err != nil {
-		return nil, err
-	}
-	dep := opts.Deployer
-	if dep == nil {
-		if dep, err = cfg.Runtimes.Deployer(ctx); err != nil {
-			return nil, fmt.Errorf("sweeper: deployer: %w", err)
-		}
-	}
 	// The sweeper never starts builds; the orchestrator only needs a build service to exist.
 	builds, err := build.NewService(st, build.NoBuilder{})
 	if err != nil {
 		return nil, err
 	}
-	orch, err := runtime.NewOrchestrator(rts, dep, builds, runtime.OrchestratorConfig{IngressImage: cfg.Runtimes.IngressImage})
+	orch, dep, err := runtimeenv.Orchestrator(ctx, runtimeenv.Params{ProjectID: cfg.ProjectID, Env: cfg.Runtimes, Store: st,
+		Builds: builds, Deployer: opts.Deployer})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("sweeper: %w", err)
 	}
 	sw, err := NewSweeper(st, orch, dep, Settings{MaxPerTick: cfg.MaxPerTick, StuckAfter: cfg.StuckAfter, LeaseTTL: cfg.LeaseTTL},
 		opts.Now, opts.Logger)

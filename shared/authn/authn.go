@@ -116,3 +116,13 @@ func AsAPIError(err error) *httpx.APIError {
 	}
 	return &httpx.APIError{Status: http.StatusInternalServerError, Code: httpx.CodeInternal, Message: "internal error", Cause: err}
 }
+
+// NewAPIKey mints tenant API keys for tenancy.NewService (auth.NewAPIKey in the shape
+// tenancy.NewKeyFunc wants).
+func NewAPIKey(tenant string) (id, plaintext, hash, prefix string, err error) {
+	k, err := auth.NewAPIKey(tenant)
+	if err != nil {
+		return "", "", "", "", err
+	}
+	return k.ID, k.Plaintext, k.Hash, k.Prefix, nil
+}

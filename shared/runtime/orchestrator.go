@@ -401,3 +401,12 @@ func (o *Orchestrator) Do(ctx context.Context, tenant, id string, a Action) (Run
 	}
 	return r, fmt.Errorf("%w: unknown action %q", ErrInvalid, strings.TrimSpace(string(a)))
 }
+
+// ActivityURL is where a runtime's ingress reports activity: the api's endpoint under its
+// public base URL ("" when there is none).
+func ActivityURL(base string, r Runtime) string {
+	if base == "" {
+		return ""
+	}
+	return strings.TrimRight(base, "/") + "/v1/tenants/" + r.Tenant + "/runtimes/" + r.ID + ":activity"
+}

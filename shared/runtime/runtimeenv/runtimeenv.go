@@ -1,0 +1,63 @@
+// Package runtimeenv assembles a deployed function's runtime orchestrator from its environment
+// settings (cloudrun.EnvConfig): the cells, the Cloud Run deployer, per-tenant workspaces, the
+// identity runtimes run as and where their ingress reports activity. The api, runtimeapi,
+// buildevents and sweeper functions share it; runyard dev assembles its local one itself.
+package runtimeenv
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/runyard/runyard/shared/build"
+	"github.com/runyard/runyard/shared/deploy"
+	"github.com/runyard/runyard/shared/deploy/cloudrun"
+	"github.com/runyard/runyard/shared/runtime"
+	"github.com/runyard/runyard/shared/store"
+)
+
+// Params are what the orchestrator is built from.
+type Params struct {
+	ProjectID string
+	Env       cloudrun.EnvConfig
+	Store     store.Store
+	Builds    *build.Service
+	// Deployer replaces the Cloud Run deployer from Env (tests, runyard dev).
+	Deployer deploy.Deployer
+	// PublicAPI is the api's public URL: runtimes' ingress reports activity there ("" none).
+	PublicAPI string
+	// GrantSecrets lets a runtime read the secrets it references (secrets.Manager.GrantAccess).
+	GrantSecrets func(ctx context.Context, tenant string, names []string, member string) error
+}
+
+// Orchestrator returns the orchestrator and the deployer it uses.
+func Orchestrator(ctx context.Context, p Params) (*runtime.Orchestrator, deploy.Deployer, error) {
+	cells, err := p.Env.CellList()
+	if err != nil {
+		return nil, nil, fmt.Errorf("runtimeenv: cells: %w", err)
+	}
+	rts, err := runtime.NewService(p.Store, cells)
+	if err != nil {
+		return nil, nil, err
+	}
+	dep := p.Deployer
+	if dep == nil {
+		if dep, err = p.Env.Deployer(ctx); err != nil {
+			return nil, nil, fmt.Errorf("runtimeenv: deployer: %w", err)
+		}
+	}
+	ws, err := p.Env.Workspace(ctx, p.ProjectID)
+	if err != nil {
+		return nil, nil, err
+	}
+	orch, err := runtime.NewOrchestrator(rts, dep, p.Builds, runtime.OrchestratorConfig{
+		IngressImage:   p.Env.IngressImage,
+		Workspace:      ws,
+		ServiceAccount: func(string) string { return p.Env.ServiceAccount },
+		ActivityURL:    func(r runtime.Runtime) string { return runtime.ActivityURL(p.PublicAPI, r) },
+		GrantSecrets:   p.GrantSecrets,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return orch, dep, nil
+}
