@@ -87,7 +87,7 @@ func newEnv(tb testing.TB) *env {
 	sm, smClient := secretstest.NewFake(tb)
 	sec := secretmanager.NewFromClient(smClient, "test")
 	ten := repostest.Tenant(tb, st, "acme")
-	svc, err := repos.NewService(st, sec, repostest.Authorizer(ten), repostest.Config())
+	svc, err := repos.NewService(st, sec, ten, repostest.Config())
 	if err != nil {
 		tb.Fatal(err)
 	}

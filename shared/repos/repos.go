@@ -44,9 +44,9 @@ var Kinds = []string{KindRepos, KindRepoURLs, KindPushes}
 // Actions of this package, checked through tenancy's permission table.
 const (
 	// ActList reads connections (GET …/repos[/{id}]): members.
-	ActList tenancy.Action = "repos.list"
+	ActList = tenancy.ActReposList
 	// ActWrite connects and disconnects repositories: admins.
-	ActWrite tenancy.Action = "repos.write"
+	ActWrite = tenancy.ActReposWrite
 )
 
 // ProviderGitHub is the only provider so far.

@@ -104,7 +104,7 @@ func (s *Service) Connect(ctx context.Context, c tenancy.Caller, tenant, rawURL,
 		if err := tx.Create(idx, repoURLIndex{RepoID: id, RepoURL: repoURL}); err != nil {
 			return err
 		}
-		return auditTx(tx, c, tenant, ActWrite, target, "connect "+repoURL, now)
+		return tenancy.AuditTx(tx, c, tenant, ActWrite, target, tenancy.OutcomeSuccess, "connect "+repoURL, now)
 	})
 	if err != nil {
 		if derr := s.secrets.Delete(context.WithoutCancel(ctx), tenant, r.HookSecretRef); derr != nil && !errors.Is(derr, secrets.ErrNotFound) {
@@ -180,7 +180,7 @@ func (s *Service) Disconnect(ctx context.Context, c tenancy.Caller, tenant, id s
 		if err := tx.Delete(store.Key{Tenant: tenant, Kind: KindRepoURLs, ID: urlIndexID(cur.RepoURL)}); err != nil {
 			return err
 		}
-		return auditTx(tx, c, tenant, ActWrite, target, "disconnect "+cur.RepoURL, now)
+		return tenancy.AuditTx(tx, c, tenant, ActWrite, target, tenancy.OutcomeSuccess, "disconnect "+cur.RepoURL, now)
 	})
 	return s.finish(ctx, c, tenant, target, "disconnect", err, now)
 }
@@ -223,25 +223,10 @@ func backendError(op string, err error) error {
 	return fmt.Errorf("repos: %s: secrets: %w", op, err)
 }
 
-// auditEvent builds tenancy's audit event for this package's actions.
-func auditEvent(c tenancy.Caller, a tenancy.Action, target, outcome, reason string, now time.Time) tenancy.AuditEvent {
-	return tenancy.AuditEvent{ID: store.NewReverseSortableID(now), Actor: c.Actor(), ActorKind: string(c.Kind), Action: string(a),
-		Target: target, Outcome: outcome, Reason: reason, IP: c.IP, UserAgent: c.UserAgent, RequestID: c.RequestID, Time: now}
-}
-
-// auditTx writes a success audit event in tx.
-func auditTx(tx store.Tx, c tenancy.Caller, tenant string, a tenancy.Action, target, reason string, now time.Time) error {
-	e := auditEvent(c, a, target, tenancy.OutcomeSuccess, reason, now)
-	return tx.Create(store.Key{Tenant: tenant, Kind: tenancy.KindAudit, ID: e.ID}, e)
-}
-
-// record writes an audit event on its own (for failures, which wrote nothing else); a failure
-// to record is logged.
+// record writes an audit event on its own (for failures, which wrote nothing else), even when
+// the request's context has ended.
 func (s *Service) record(ctx context.Context, c tenancy.Caller, tenant string, a tenancy.Action, target, outcome, reason string, now time.Time) {
-	e := auditEvent(c, a, target, outcome, reason, now)
-	if _, err := s.store.Create(context.WithoutCancel(ctx), store.Key{Tenant: tenant, Kind: tenancy.KindAudit, ID: e.ID}, e); err != nil {
-		logging.FromContext(ctx).ErrorContext(ctx, "repos: write audit event", "tenant", tenant, "action", a, "error", err)
-	}
+	tenancy.RecordAudit(context.WithoutCancel(ctx), s.store, c, tenant, a, target, outcome, reason, now)
 }
 
 // finish maps a mutation's transaction error and audits the failure.

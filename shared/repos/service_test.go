@@ -35,7 +35,7 @@ func newFixture(tb testing.TB) *fixture {
 	sec := secretmanager.NewFromClient(client, "test")
 	ten := repostest.Tenant(tb, st, "acme")
 	repostest.Tenant(tb, st, "other")
-	svc, err := repos.NewService(st, sec, repostest.Authorizer(ten), repostest.Config())
+	svc, err := repos.NewService(st, sec, ten, repostest.Config())
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -442,13 +442,7 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, tenant, keyID, plainte
 
 // auditTx writes an audit event inside a transaction.
 func (s *Service) auditTx(tx store.Tx, c Caller, tenant string, a Action, target, outcome, reason string, now time.Time) error {
-	e := s.event(c, a, target, outcome, reason, now)
-	return tx.Create(store.Key{Tenant: tenant, Kind: KindAudit, ID: e.ID}, e)
-}
-
-func (s *Service) event(c Caller, a Action, target, outcome, reason string, now time.Time) AuditEvent {
-	return AuditEvent{ID: store.NewReverseSortableID(now), Actor: c.Actor(), ActorKind: string(c.Kind), Action: string(a),
-		Target: target, Outcome: outcome, Reason: reason, IP: c.IP, UserAgent: c.UserAgent, RequestID: c.RequestID, Time: now}
+	return AuditTx(tx, c, tenant, a, target, outcome, reason, now)
 }
 
 // Audit records an operation of another domain (builds, repositories) in the tenant's audit
@@ -460,8 +454,27 @@ func (s *Service) Audit(ctx context.Context, c Caller, tenant string, a Action, 
 // record writes an audit event on its own, for outcomes that wrote nothing else. A failure to
 // record is logged: the caller's answer does not change.
 func (s *Service) record(ctx context.Context, c Caller, tenant string, a Action, target, outcome, reason string) {
-	e := s.event(c, a, target, outcome, reason, s.now())
-	if _, err := s.store.Create(ctx, store.Key{Tenant: tenant, Kind: KindAudit, ID: e.ID}, e); err != nil {
+	RecordAudit(ctx, s.store, c, tenant, a, target, outcome, reason, s.now())
+}
+
+// NewAuditEvent is the audit event of caller c doing a on target, with its outcome.
+func NewAuditEvent(c Caller, a Action, target, outcome, reason string, now time.Time) AuditEvent {
+	return AuditEvent{ID: store.NewReverseSortableID(now), Actor: c.Actor(), ActorKind: string(c.Kind), Action: string(a),
+		Target: target, Outcome: outcome, Reason: reason, IP: c.IP, UserAgent: c.UserAgent, RequestID: c.RequestID, Time: now}
+}
+
+// AuditTx writes an audit event inside tx, so it commits with the change it records. Other
+// domains that keep documents under a tenant (repositories) use it too.
+func AuditTx(tx store.Tx, c Caller, tenant string, a Action, target, outcome, reason string, now time.Time) error {
+	e := NewAuditEvent(c, a, target, outcome, reason, now)
+	return tx.Create(store.Key{Tenant: tenant, Kind: KindAudit, ID: e.ID}, e)
+}
+
+// RecordAudit writes an audit event on its own (for an outcome that changed nothing else);
+// a failure to write it is logged.
+func RecordAudit(ctx context.Context, st store.Store, c Caller, tenant string, a Action, target, outcome, reason string, now time.Time) {
+	e := NewAuditEvent(c, a, target, outcome, reason, now)
+	if _, err := st.Create(ctx, store.Key{Tenant: tenant, Kind: KindAudit, ID: e.ID}, e); err != nil {
 		logging.FromContext(ctx).ErrorContext(ctx, "write audit event", "tenant", tenant, "action", a, "error", err)
 	}
 }

@@ -1,5 +1,5 @@
-// Package repostest holds test helpers for repository connections: an Authorizer that works
-// before tenancy's permission table has the repos actions, and a tenant fixture.
+// Package repostest holds test helpers for repository connections: a tenant fixture with an
+// owner, an admin and a member, and a valid repos.Config.
 package repostest
 
 import (
@@ -10,29 +10,6 @@ import (
 	"github.com/runyard/runyard/shared/store"
 	"github.com/runyard/runyard/shared/tenancy"
 )
-
-// standIns are tenancy actions whose permission rows equal those the repos actions need
-// (members list, admins write, no API keys).
-var standIns = map[tenancy.Action]tenancy.Action{
-	repos.ActList:  tenancy.ActSecretsList,
-	repos.ActWrite: tenancy.ActSecretPut,
-}
-
-// Authorizer returns t's Authorize. While tenancy.Permissions lacks a repos action, the
-// action is checked as its stand-in with the same row, so tests pass before and after the
-// table gains the rows; once it has them, the real rows are used.
-func Authorizer(t *tenancy.Service) repos.Authorizer { return authorizer{t} }
-
-type authorizer struct{ t *tenancy.Service }
-
-func (a authorizer) Authorize(ctx context.Context, c tenancy.Caller, tenant string, act tenancy.Action, target string) (tenancy.Role, error) {
-	if _, ok := tenancy.Permissions[act]; !ok {
-		if s, ok := standIns[act]; ok {
-			act = s
-		}
-	}
-	return a.t.Authorize(ctx, c, tenant, act, target)
-}
 
 // Callers of the Tenant fixture.
 var (
