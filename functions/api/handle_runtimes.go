@@ -242,7 +242,7 @@ func (s *Server) getRuntime(ctx context.Context, c tenancy.Caller, t, id string)
 
 // touch records an API call about a runtime as activity (best effort).
 func (s *Server) touch(ctx context.Context, rt runtime.Runtime) {
-	if err := s.runtimes.Runtimes().Touch(ctx, rt.Tenant, rt.ID, s.now()); err != nil {
+	if err := s.runtimes.Runtimes().TouchRecord(ctx, rt, s.now()); err != nil {
 		logging.FromContext(ctx).WarnContext(ctx, "record runtime activity", "runtime", rt.ID, "error", err)
 	}
 }

@@ -336,10 +336,16 @@ func (s *Service) Touch(ctx context.Context, tenant, id string, at time.Time) er
 		}
 		return fmt.Errorf("runtime: touch: %w", err)
 	}
+	return s.TouchRecord(ctx, r, at)
+}
+
+// TouchRecord is Touch for a record the caller has just read: when its activity time is
+// recent, nothing is read or written.
+func (s *Service) TouchRecord(ctx context.Context, r Runtime, at time.Time) error {
 	if at.Sub(r.LastActivityAt) < touchEvery {
 		return nil
 	}
-	_, err := store.Update(ctx, s.store, runtimeKey(tenant, id), func(r *Runtime) error {
+	_, err := store.Update(ctx, s.store, runtimeKey(r.Tenant, r.ID), func(r *Runtime) error {
 		if at.After(r.LastActivityAt) {
 			r.LastActivityAt = at.UTC()
 		}
