@@ -5,7 +5,8 @@ GO        ?= go
 PORT      ?= 8080
 BIN       := bin
 RUNYARD   := $(BIN)/runyard
-# Every test run starts the Firestore and Pub/Sub emulators once, through `runyard testenv`.
+# Every test run starts the Firestore and Pub/Sub emulators and stripe-mock once, through
+# `runyard testenv` (STRIPE_MOCK_URL; stripe-mock is built at its pinned version on first use).
 TESTENV   := $(RUNYARD) testenv --
 STATICCHECK_VERSION := v0.8.2
 BENCH     ?= .

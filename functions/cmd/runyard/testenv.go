@@ -14,10 +14,11 @@ import (
 	"time"
 
 	"github.com/runyard/runyard/shared/emulators"
+	"github.com/runyard/runyard/shared/stripemock"
 )
 
 func init() {
-	register("testenv", "run a command with the Firestore and Pub/Sub emulators started", runTestenv)
+	register("testenv", "run a command with the Firestore and Pub/Sub emulators and stripe-mock started", runTestenv)
 }
 
 // Bounds on starting each emulator (generous: CI machines are busy) and on stopping them after
@@ -28,9 +29,10 @@ const (
 )
 
 // runTestenv implements `runyard testenv [--] CMD ARGS...`: it starts fresh Firestore and
-// Pub/Sub emulators (no data dir, logs in a temporary folder), runs CMD with
-// FIRESTORE_EMULATOR_HOST and PUBSUB_EMULATOR_HOST added to the environment, stops the
-// emulators whatever happens, and returns CMD's exit status.
+// Pub/Sub emulators (no data dir, logs in a temporary folder) and stripe-mock (installed at its
+// pinned version on first use, see shared/stripemock), runs CMD with FIRESTORE_EMULATOR_HOST,
+// PUBSUB_EMULATOR_HOST and STRIPE_MOCK_URL added to the environment, stops them all whatever
+// happens, and returns CMD's exit status.
 func runTestenv(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
@@ -47,7 +49,31 @@ func runTestenv(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	defer os.RemoveAll(tmp)
 
+	// stripe-mock starts (and, the first time, builds) alongside the emulators.
+	type mockResult struct {
+		s   *stripemock.Server
+		err error
+	}
+	mockc := make(chan mockResult, 1)
+	go func() {
+		logFile, err := os.Create(filepath.Join(tmp, "stripe-mock.log"))
+		if err != nil {
+			mockc <- mockResult{err: fmt.Errorf("stripe-mock log: %w", err)}
+			return
+		}
+		s, err := stripemock.Start(ctx, logFile)
+		mockc <- mockResult{s, err}
+	}()
 	emus, logs, err := startTestEmulators(ctx, tmp)
+	mock := <-mockc
+	if mock.s != nil {
+		defer func() {
+			if err := mock.s.Stop(); err != nil {
+				fmt.Fprintf(stderr, "runyard testenv: stop stripe-mock: %v\n", err)
+			}
+		}()
+	}
+	err = errors.Join(err, mock.err)
 	// Stop with a context of its own: ctx may be cancelled by SIGINT, and the emulators must
 	// go anyway.
 	defer func() {
@@ -73,11 +99,13 @@ func runTestenv(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return 1
 	}
 
-	env := withoutVars(os.Environ(), "FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST")
+	env := withoutVars(os.Environ(), "FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST", stripemock.EnvURL)
 	for _, e := range emus {
 		env = append(env, e.Env()...)
 		fmt.Fprintf(stderr, "runyard testenv: %s emulator at %s\n", e.Kind(), e.Host())
 	}
+	env = append(env, mock.s.Env()...)
+	fmt.Fprintf(stderr, "runyard testenv: stripe-mock at %s\n", mock.s.URL())
 
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Env = env

@@ -17,12 +17,13 @@ func TestRunTestenv(t *testing.T) {
 		name string
 		args []string
 		want int
-		// wantHosts: the command prints both emulator hosts; after runTestenv they must be closed.
+		// wantHosts: the command prints both emulator hosts and stripe-mock's; after runTestenv
+		// they must be closed.
 		wantHosts bool
 	}{
 		{
 			name:      "emulator env set",
-			args:      []string{"--", "sh", "-c", `test -n "$FIRESTORE_EMULATOR_HOST" && test -n "$PUBSUB_EMULATOR_HOST" && echo "$FIRESTORE_EMULATOR_HOST $PUBSUB_EMULATOR_HOST"`},
+			args:      []string{"--", "sh", "-c", `test -n "$FIRESTORE_EMULATOR_HOST" && test -n "$PUBSUB_EMULATOR_HOST" && test -n "$STRIPE_MOCK_URL" && echo "$FIRESTORE_EMULATOR_HOST $PUBSUB_EMULATOR_HOST ${STRIPE_MOCK_URL#http://}"`},
 			want:      0,
 			wantHosts: true,
 		},
@@ -44,8 +45,8 @@ func TestRunTestenv(t *testing.T) {
 				return
 			}
 			hosts := strings.Fields(stdout.String())
-			if len(hosts) != 2 {
-				t.Fatalf("command printed %q, want two hosts", stdout.String())
+			if len(hosts) != 3 {
+				t.Fatalf("command printed %q, want three hosts", stdout.String())
 			}
 			for _, h := range hosts {
 				if !strings.HasPrefix(h, "127.0.0.1:") {
