@@ -224,3 +224,27 @@ func TestCapacityAndQuotaErrors(t *testing.T) {
 		t.Errorf("vcpu quota: %v", err)
 	}
 }
+
+func TestOwner(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newService(t)
+	a, err := s.Create(ctx, "acme", runtime.Spec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Create(ctx, "other", runtime.Spec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []runtime.Runtime{a, b} {
+		if got, err := s.Owner(ctx, r.ID); err != nil || got != r.Tenant {
+			t.Errorf("Owner(%s) = %q, %v; want %q", r.ID, got, err, r.Tenant)
+		}
+	}
+	for _, id := range []string{"nosuchruntime", "a/b", ""} {
+		if got, err := s.Owner(ctx, id); !errors.Is(err, runtime.ErrNotFound) {
+			t.Errorf("Owner(%q) = %q, %v; want ErrNotFound", id, got, err)
+		}
+	}
+}

@@ -129,6 +129,9 @@ func (s *Service) Create(ctx context.Context, tenant string, sp Spec) (Runtime, 
 			return err
 		}
 		r = rr
+		if err := tx.Create(runtimeIDKey(id), RuntimeOwner{Runtime: id, Tenant: tenant}); err != nil {
+			return err
+		}
 		return tx.Create(runtimeKey(tenant, id), rr)
 	})
 	if err != nil {
@@ -318,6 +321,29 @@ func (s *Service) CellInUse(ctx context.Context, cell string) (int, error) {
 func runtimeKey(tenant, id string) store.Key {
 	return store.Key{Tenant: tenant, Kind: KindRuntimes, ID: id}
 }
+func runtimeIDKey(id string) store.Key { return store.Key{Kind: store.KindRuntimeIDs, ID: id} }
+
+// RuntimeOwner is the global document runtimeids/{runtime id}: which tenant a runtime id
+// belongs to. Create writes it with the record; it is never changed (ids are not reused).
+type RuntimeOwner struct {
+	Runtime string `firestore:"runtime" json:"runtime"`
+	Tenant  string `firestore:"tenant" json:"tenant"`
+}
+
+// Owner returns the tenant of runtime id (ErrNotFound for an id no Create made). Only the
+// gateway needs it, for hosts that name a runtime but no tenant; the caller then reads the
+// record under that tenant.
+func (s *Service) Owner(ctx context.Context, id string) (string, error) {
+	var o RuntimeOwner
+	if _, err := s.store.Get(ctx, runtimeIDKey(id), &o); err != nil {
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidKey) {
+			return "", fmt.Errorf("runtime: owner of %q: %w", id, ErrNotFound)
+		}
+		return "", fmt.Errorf("runtime: owner of %q: %w", id, err)
+	}
+	return o.Tenant, nil
+}
+
 func usageKey(tenant string) store.Key {
 	return store.Key{Tenant: tenant, Kind: KindQuota, ID: usageDocID}
 }

@@ -38,10 +38,13 @@ const (
 	KindCells  = "cells"  // cells/{cell}: capacity slots
 	KindEvents = "events" // events/{id}: processed event ids (idempotency ledger)
 	KindSweep  = "sweep"  // sweep/{id}: the sweeper's own state (its roster of tenants)
+	// KindRuntimeIDs: runtimeids/{runtime id} → its tenant, so the gateway can serve
+	// {runtime}.{domain} hosts, which name no tenant.
+	KindRuntimeIDs = "runtimeids"
 )
 
 // GlobalKinds lists the collections whose keys have no tenant.
-var GlobalKinds = map[string]bool{KindImages: true, KindCells: true, KindEvents: true, KindSweep: true}
+var GlobalKinds = map[string]bool{KindImages: true, KindCells: true, KindEvents: true, KindSweep: true, KindRuntimeIDs: true}
 
 // Key addresses one document.
 //
