@@ -3,8 +3,8 @@ package usage
 import (
 	"context"
 	"errors"
-	"sort"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/runyard/runyard/shared/events"
