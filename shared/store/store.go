@@ -41,10 +41,13 @@ const (
 	// KindRuntimeIDs: runtimeids/{runtime id} → its tenant, so the gateway can serve
 	// {runtime}.{domain} hosts, which name no tenant.
 	KindRuntimeIDs = "runtimeids"
+	// KindDomainClaims: domainclaims/{domain}: the one tenant that verified a custom domain.
+	KindDomainClaims = "domainclaims"
 )
 
 // GlobalKinds lists the collections whose keys have no tenant.
-var GlobalKinds = map[string]bool{KindImages: true, KindCells: true, KindEvents: true, KindSweep: true, KindRuntimeIDs: true}
+var GlobalKinds = map[string]bool{KindImages: true, KindCells: true, KindEvents: true, KindSweep: true, KindRuntimeIDs: true,
+	KindDomainClaims: true}
 
 // Key addresses one document.
 //

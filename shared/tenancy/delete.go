@@ -14,9 +14,10 @@ const deleteBatch = 200
 
 // DeleteTenant deletes the tenant and everything it owns. Only an owner may. The order makes
 // a deletion that stops half way safe to repeat by the same owner: the tenant is marked
-// deleting; every other member and every API key goes first (so no one else can act on it);
-// then the secret values and their metadata, the audit log, and last the owner's membership
-// and the tenant document. Its id can be taken again afterwards.
+// deleting; the global claims of its custom domains are released (its domains stop serving
+// it); every other member and every API key goes (so no one else can act on it); then the
+// secret values and their metadata, the other domains' records, the audit log, and last the
+// owner's membership and the tenant document. Its id can be taken again afterwards.
 func (s *Service) DeleteTenant(ctx context.Context, c Caller, tenant string) error {
 	if _, err := s.Authorize(ctx, c, tenant, ActTenantDelete, "tenants/"+tenant); err != nil {
 		return err
@@ -32,6 +33,10 @@ func (s *Service) DeleteTenant(ctx context.Context, c Caller, tenant string) err
 		return fmt.Errorf("tenancy: mark tenant deleting: %w", err)
 	}
 	log.InfoContext(ctx, "tenant deletion started", "tenant", tenant, "actor", c.Actor(), "ip", c.IP)
+	// The global claims of the tenant's verified custom domains (shared/whitelabel).
+	if err := s.deleteWhere(ctx, "", store.KindDomainClaims, []store.Filter{{Field: "tenant", Value: tenant}}, nil); err != nil {
+		return err
+	}
 	self := store.Key{Tenant: tenant, Kind: KindMembers, ID: c.Email}
 	keep := func(k store.Key) bool { return k == self }
 	if err := s.deleteAll(ctx, tenant, KindMembers, keep); err != nil {
@@ -48,8 +53,9 @@ func (s *Service) DeleteTenant(ctx context.Context, c Caller, tenant string) err
 		log.InfoContext(ctx, "tenant secrets deleted", "tenant", tenant, "count", n)
 	}
 	// Kinds other domains keep under the tenant (builds, repository connections and their
-	// push records) go with it; their secrets went with the secrets backend above.
-	for _, kind := range []string{KindSecrets, "builds", "repos", "repourls", "pushes", KindAudit} {
+	// push records, branding and custom domains) go with it; their secrets went with the
+	// secrets backend above.
+	for _, kind := range []string{KindSecrets, "builds", "repos", "repourls", "pushes", "branding", "domains", KindAudit} {
 		if err := s.deleteAll(ctx, tenant, kind, nil); err != nil {
 			return err
 		}

@@ -26,6 +26,10 @@ const (
 	ActRuntimesList  Action = "runtimes.list"
 	ActRuntimeCreate Action = "runtimes.create"
 	ActRuntimeManage Action = "runtimes.manage"
+	ActBrandingRead  Action = "branding.read"
+	ActBrandingWrite Action = "branding.write"
+	ActDomainsList   Action = "domains.list"
+	ActDomainsWrite  Action = "domains.write"
 )
 
 // Permissions is the permission table: the weakest member role allowed each action, and
@@ -52,6 +56,10 @@ var Permissions = map[Action]Permission{
 	ActRuntimesList:  {MinRole: RoleMember, APIKey: true},
 	ActRuntimeCreate: {MinRole: RoleMember, APIKey: true},
 	ActRuntimeManage: {MinRole: RoleMember, APIKey: true},
+	ActBrandingRead:  {MinRole: RoleMember},
+	ActBrandingWrite: {MinRole: RoleAdmin},
+	ActDomainsList:   {MinRole: RoleMember},
+	ActDomainsWrite:  {MinRole: RoleAdmin},
 }
 
 // Permission is one row of the table.
