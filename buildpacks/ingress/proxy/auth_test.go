@@ -165,3 +165,35 @@ func TestIAPKeysUnavailable(t *testing.T) {
 		t.Errorf("with Google's keys down: %d %s, want 503 unavailable", status, body)
 	}
 }
+
+// TestGatewayMode: behind the gateway (domain mode, the gateway the only invoker) the sidecar
+// checks no credential, routes by X-Forwarded-Host, and never passes the gateway's
+// X-Serverless-Authorization (nor unsigned identity headers) to the runtime.
+func TestGatewayMode(t *testing.T) {
+	t.Parallel()
+	base, _ := startIngress(t, loadConfig(t, map[string]string{"RUNYARD_MODE": ModeGateway, "SESSION_API_KEY": ""}), Deps{Resolver: backends(t)})
+	status, _, body := do(t, base.URL, http.MethodGet, "", "/api", header("X-Serverless-Authorization", "Bearer x.y.z",
+		"X-Forwarded-Host", "vscode-rt1.rt.example.com", "X-Goog-Authenticated-User-Email", "accounts.google.com:eve@example.com"))
+	if status != http.StatusOK {
+		t.Fatalf("status = %d, body %s", status, body)
+	}
+	if got := decodeSeen(t, body); got.Backend != "vscode" {
+		t.Errorf("backend = %q, want vscode (routed by X-Forwarded-Host)", got.Backend)
+	}
+	status, _, body = do(t, base.URL, http.MethodGet, "", "/api", header("X-Serverless-Authorization", "Bearer x.y.z"))
+	if got := decodeSeen(t, body); status != http.StatusOK || got.Backend != "agent" {
+		t.Fatalf("agent: %d %s", status, body)
+	}
+}
+
+func TestStripsServerlessAuthorization(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{ModeIAP, ModeToken, ModeGateway} {
+		h := http.Header{}
+		h.Set("X-Serverless-Authorization", "Bearer x")
+		stripCredentials(h, KindAgent, mode)
+		if h.Get("X-Serverless-Authorization") != "" {
+			t.Errorf("%s: X-Serverless-Authorization passed on", mode)
+		}
+	}
+}

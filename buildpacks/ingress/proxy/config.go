@@ -10,10 +10,14 @@ import (
 	"github.com/runyard/runyard/shared/config"
 )
 
-// Modes (RUNYARD_MODE), the same values as deploy.ModeIAP and deploy.ModeToken.
+// Modes (RUNYARD_MODE), the same values as deploy.ModeIAP and deploy.ModeToken, plus gateway.
 const (
 	ModeIAP   = "iap"
 	ModeToken = "token"
+	// ModeGateway: domain mode. The service's only invoker is the gateway function (Cloud Run
+	// IAM), which has authorized every request by the runtime's own mode; the sidecar routes,
+	// streams and strips credentials but checks none itself.
+	ModeGateway = "gateway"
 )
 
 // Preview policies (PREVIEW_POLICY) for app ports in token mode.
@@ -78,7 +82,7 @@ type Config struct {
 func (c *Config) Validate() error {
 	var p config.Problems
 	p.Check(c.Port > 0 && c.Port <= 65535, "PORT must be a port, got %d", c.Port)
-	p.Check(c.Mode == ModeIAP || c.Mode == ModeToken, "RUNYARD_MODE must be %q or %q, got %q", ModeIAP, ModeToken, c.Mode)
+	p.Check(c.Mode == ModeIAP || c.Mode == ModeToken || c.Mode == ModeGateway, "RUNYARD_MODE must be %q, %q or %q, got %q", ModeIAP, ModeToken, ModeGateway, c.Mode)
 	p.Check(c.RuntimeID != "", "RUNTIME_ID is required")
 	for name, port := range map[string]int{"AGENT_PORT": c.AgentPort, "VSCODE_PORT": c.VSCodePort, "WORKER_1": c.Worker1, "WORKER_2": c.Worker2} {
 		p.Check(port >= 0 && port <= 65535 && port != c.Port, "%s must be 0 (none) or a port other than PORT, got %d", name, port)

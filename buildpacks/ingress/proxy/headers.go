@@ -53,6 +53,8 @@ func stripCredentials(h http.Header, k Kind, mode string) {
 		h.Del(auth.IAPHeader)
 		h.Del(SessionKeyHeader)
 	}
+	// Cloud Run passes the invoker's ID token on (signature stripped); the runtime never needs it.
+	h.Del("X-Serverless-Authorization")
 	if mode == ModeToken {
 		// Without IAP in front these are whatever the client claimed.
 		h.Del("X-Goog-Authenticated-User-Email")

@@ -107,7 +107,11 @@ func (d *Deployer) Deploy(ctx context.Context, spec deploy.Spec) (deploy.Status,
 	default:
 		return deploy.Status{}, wrap("CreateService", svc.GetName(), err)
 	}
-	if spec.Mode == deploy.ModeIAP {
+	if d.cfg.GatewayInvoker != "" {
+		if err := d.ensureInvoker(ctx, svc.GetName(), "serviceAccount:"+d.cfg.GatewayInvoker); err != nil {
+			return deploy.Status{}, err
+		}
+	} else if spec.Mode == deploy.ModeIAP {
 		n, _ := d.cfg.projectNumber(spec.Cell.Project) // BuildService checked it
 		if err := d.ensureInvoker(ctx, svc.GetName(), IAPServiceAgent(n)); err != nil {
 			return deploy.Status{}, err

@@ -708,3 +708,58 @@ func BenchmarkDeploy(b *testing.B) {
 	b.ReportMetric(float64(resume)/float64(i), "resume-writes/op")
 	b.ReportMetric(float64(stop)/float64(i), "stop-writes/op")
 }
+
+// TestDeployGatewayMode: in domain mode a runtime service, whatever its own mode, has no IAP and
+// no public access; its only invoker is the gateway's service account, and the sidecar runs in
+// gateway mode.
+func TestDeployGatewayMode(t *testing.T) {
+	t.Parallel()
+	const gatewaySA = "gateway@runyard-cell-1.iam.gserviceaccount.com"
+	for _, mode := range []deploy.Mode{deploy.ModeIAP, deploy.ModeToken} {
+		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
+			cfg := baseConfig()
+			cfg.GatewayInvoker = gatewaySA
+			d, fr, fi := newDeployer(t, cfg)
+			if _, err := d.Deploy(t.Context(), newSpec(mode)); err != nil {
+				t.Fatalf("Deploy: %v", err)
+			}
+			got := fr.Service(svcName)
+			if got.GetIapEnabled() || got.GetInvokerIamDisabled() {
+				t.Errorf("IapEnabled=%v InvokerIamDisabled=%v, want neither", got.GetIapEnabled(), got.GetInvokerIamDisabled())
+			}
+			want := []string{"roles/run.invoker serviceAccount:" + gatewaySA}
+			if diff := cmp.Diff(want, deploytest.Bindings(fr.Policy(svcName))); diff != "" {
+				t.Errorf("service policy (-want +got):\n%s", diff)
+			}
+			if n := fi.Calls("GetIamPolicy") + fi.WriteCalls(); n != 0 {
+				t.Errorf("%d IAP calls in domain mode", n)
+			}
+			var sidecarMode string
+			for _, e := range got.GetTemplate().GetContainers()[0].GetEnv() {
+				if e.GetName() == "RUNYARD_MODE" {
+					sidecarMode = e.GetValue()
+				}
+				if e.GetName() == "IAP_AUDIENCE" {
+					t.Errorf("sidecar has IAP_AUDIENCE in domain mode")
+				}
+			}
+			if sidecarMode != cloudrun.GatewayMode {
+				t.Errorf("sidecar RUNYARD_MODE = %q, want %q", sidecarMode, cloudrun.GatewayMode)
+			}
+			// A second deploy changes no policy.
+			writes := fr.WriteCalls()
+			if _, err := d.Deploy(t.Context(), newSpec(mode)); err != nil {
+				t.Fatal(err)
+			}
+			if fr.Calls("SetIamPolicy") != 1 {
+				t.Errorf("SetIamPolicy calls = %d after two deploys, want 1 (writes %d → %d)", fr.Calls("SetIamPolicy"), writes, fr.WriteCalls())
+			}
+		})
+	}
+	bad := baseConfig()
+	bad.GatewayInvoker = "allUsers"
+	if err := bad.Validate(); err == nil {
+		t.Error("GatewayInvoker allUsers validated")
+	}
+}

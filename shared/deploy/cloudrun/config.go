@@ -37,6 +37,11 @@ type Config struct {
 	WorkspacePath string
 	// CallTimeout bounds each admin API call (default 30s).
 	CallTimeout time.Duration
+	// GatewayInvoker, when set, is domain mode: the gateway function's service account email.
+	// Every runtime service then has neither IAP nor public access: its only invoker
+	// (roles/run.invoker) is this account, and the ingress sidecar runs in gateway mode (the
+	// gateway has authorized each request by the runtime's own mode).
+	GatewayInvoker string
 }
 
 var (
@@ -83,6 +88,9 @@ func (c Config) Validate() error {
 	}
 	if !path.IsAbs(c.WorkspacePath) || path.Clean(c.WorkspacePath) != c.WorkspacePath || c.WorkspacePath == "/" {
 		errs = append(errs, fmt.Errorf("cloudrun: workspace path %q is not a clean absolute directory", c.WorkspacePath))
+	}
+	if c.GatewayInvoker != "" && !saRE.MatchString(c.GatewayInvoker) {
+		errs = append(errs, fmt.Errorf("cloudrun: gateway invoker %q is not a service account email", c.GatewayInvoker))
 	}
 	if c.CallTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("cloudrun: call timeout %s is not positive", c.CallTimeout))

@@ -33,6 +33,9 @@ type EnvConfig struct {
 	// WorkspaceProject and WorkspaceLocation are where tenant buckets are created.
 	WorkspaceProject  string `env:"WORKSPACE_PROJECT"`
 	WorkspaceLocation string `env:"WORKSPACE_LOCATION, default=US"`
+	// GatewayServiceAccount, when set, is domain mode: the gateway function's service account,
+	// the only invoker of runtime services (Config.GatewayInvoker).
+	GatewayServiceAccount string `env:"GATEWAY_SERVICE_ACCOUNT"`
 }
 
 // Workspace returns the per-tenant workspace provisioner, or nil when tenants share
@@ -74,5 +77,5 @@ func (e EnvConfig) Deployer(ctx context.Context, opts ...option.ClientOption) (*
 	if err != nil {
 		return nil, err
 	}
-	return New(ctx, Config{ProjectNumbers: numbers, WorkspaceBucket: e.WorkspaceBucket}, opts...)
+	return New(ctx, Config{ProjectNumbers: numbers, WorkspaceBucket: e.WorkspaceBucket, GatewayInvoker: e.GatewayServiceAccount}, opts...)
 }

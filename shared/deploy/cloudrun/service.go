@@ -40,6 +40,9 @@ const (
 	// MaxInstances: one instance per runtime (its state lives in that instance).
 	MaxInstances = 1
 
+	// GatewayMode is the ingress sidecar's RUNYARD_MODE in domain mode (Config.GatewayInvoker).
+	GatewayMode = "gateway"
+
 	// Roles this package grants.
 	InvokerRole     = "roles/run.invoker"
 	IAPAccessorRole = "roles/iap.httpsResourceAccessor"
@@ -199,7 +202,11 @@ func (d *Deployer) BuildService(spec deploy.Spec) (*runpb.Service, error) {
 		Ingress: runpb.IngressTraffic_INGRESS_TRAFFIC_ALL,
 		Scaling: autoScaling(),
 	}
-	if spec.Mode == deploy.ModeIAP {
+	if cfg.GatewayInvoker != "" {
+		// Domain mode: the gateway authorizes by the runtime's mode and is the only invoker
+		// (Deploy grants it run.invoker); no IAP, no public access.
+		sidecarEnv[0] = envValue("RUNYARD_MODE", GatewayMode)
+	} else if spec.Mode == deploy.ModeIAP {
 		n, err := cfg.projectNumber(spec.Cell.Project)
 		if err != nil {
 			return nil, fmt.Errorf("cloudrun: %w", err)
