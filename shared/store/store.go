@@ -43,11 +43,13 @@ const (
 	KindRuntimeIDs = "runtimeids"
 	// KindDomainClaims: domainclaims/{domain}: the one tenant that verified a custom domain.
 	KindDomainClaims = "domainclaims"
+	// KindCustomers: customers/{Stripe customer id} → its tenant (shared/billing).
+	KindCustomers = "customers"
 )
 
 // GlobalKinds lists the collections whose keys have no tenant.
 var GlobalKinds = map[string]bool{KindImages: true, KindCells: true, KindEvents: true, KindSweep: true, KindRuntimeIDs: true,
-	KindDomainClaims: true}
+	KindDomainClaims: true, KindCustomers: true}
 
 // Key addresses one document.
 //

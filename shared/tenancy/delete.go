@@ -53,15 +53,20 @@ func (s *Service) DeleteTenant(ctx context.Context, c Caller, tenant string) err
 		log.InfoContext(ctx, "tenant secrets deleted", "tenant", tenant, "count", n)
 	}
 	// Kinds other domains keep under the tenant (builds, repository connections and their
-	// push records, branding and custom domains) go with it; their secrets went with the
+	// push records, branding, custom domains, the billing account) go with it; their secrets went with the
 	// secrets backend above.
-	for _, kind := range []string{KindSecrets, "builds", "repos", "repourls", "pushes", "branding", "domains", KindAudit} {
+	for _, kind := range []string{KindSecrets, "builds", "repos", "repourls", "pushes", "branding", "domains", "billing", KindAudit} {
 		if err := s.deleteAll(ctx, tenant, kind, nil); err != nil {
 			return err
 		}
 	}
 	// The tenant's prebuilt images (a global collection, keyed with the tenant).
 	if err := s.deleteWhere(ctx, "", store.KindImages, []store.Filter{{Field: "tenant", Value: tenant}}, nil); err != nil {
+		return err
+	}
+	// The links from its Stripe customer back to it (billing), so later webhooks of that
+	// customer find no tenant.
+	if err := s.deleteWhere(ctx, "", store.KindCustomers, []store.Filter{{Field: "tenant", Value: tenant}}, nil); err != nil {
 		return err
 	}
 	err := s.store.RunTransaction(ctx, func(ctx context.Context, tx store.Tx) error {

@@ -30,6 +30,9 @@ const (
 	ActBrandingWrite Action = "branding.write"
 	ActDomainsList   Action = "domains.list"
 	ActDomainsWrite  Action = "domains.write"
+	ActUsageRead     Action = "usage.read"
+	ActBudgetWrite   Action = "budget.write"
+	ActBillingManage Action = "billing.manage"
 )
 
 // Permissions is the permission table: the weakest member role allowed each action, and
@@ -60,6 +63,9 @@ var Permissions = map[Action]Permission{
 	ActBrandingWrite: {MinRole: RoleAdmin},
 	ActDomainsList:   {MinRole: RoleMember},
 	ActDomainsWrite:  {MinRole: RoleAdmin},
+	ActUsageRead:     {MinRole: RoleMember},
+	ActBudgetWrite:   {MinRole: RoleAdmin},
+	ActBillingManage: {MinRole: RoleOwner},
 }
 
 // Permission is one row of the table.
