@@ -16,6 +16,7 @@ import (
 	"github.com/runyard/runyard/shared/billing/stripe"
 	"github.com/runyard/runyard/shared/store"
 	"github.com/runyard/runyard/shared/store/storetest"
+	"github.com/runyard/runyard/shared/stripemock/stripemocktest"
 	"github.com/runyard/runyard/shared/tenancy"
 )
 
@@ -35,11 +36,11 @@ func newTenant(tb testing.TB, st store.Store, id string) {
 
 // newService is a billing service on the emulator with Stripe behind a recording proxy to
 // stripe-mock.
-func newService(tb testing.TB, usage billing.UsageTotals) (*billing.Service, store.Store, *billingtest.Proxy) {
+func newService(tb testing.TB, usage billing.UsageTotals) (*billing.Service, store.Store, *stripemocktest.Proxy) {
 	tb.Helper()
 	st := storetest.NewEmulatorStore(tb)
-	px := billingtest.NewProxy(tb)
-	o, err := billingtest.Config(px.URL).Options(usage)
+	px := stripemocktest.NewProxy(tb)
+	o, err := billingtest.Config(px.URL()).Options(usage)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -84,7 +85,7 @@ func TestCustomerCreatedOnce(t *testing.T) {
 	if _, err := st.Get(ctx, billing.CustomerKey(ids[0]), &link); err != nil || link.Tenant != "acme" {
 		t.Fatalf("customer link = %+v, %v", link, err)
 	}
-	reqs := px.Requests("/v1/customers")
+	reqs := requests(px, "/v1/customers")
 	if len(reqs) == 0 {
 		t.Fatal("no customer was created at Stripe")
 	}
@@ -101,7 +102,7 @@ func TestCustomerCreatedOnce(t *testing.T) {
 	if id, err := svc.Customer(ctx, "acme", ""); err != nil || id != ids[0] {
 		t.Fatalf("Customer again = %q, %v", id, err)
 	}
-	if got := len(px.Requests("/v1/customers")); got != n {
+	if got := len(requests(px, "/v1/customers")); got != n {
 		t.Fatalf("customer calls %d, want %d", got, n)
 	}
 }
@@ -119,7 +120,7 @@ func TestCheckoutAndPortal(t *testing.T) {
 		t.Fatalf("checkout session %+v", s)
 	}
 	a, _ := svc.Account(ctx, "acme")
-	reqs := px.Requests("/v1/checkout/sessions")
+	reqs := requests(px, "/v1/checkout/sessions")
 	if len(reqs) != 1 {
 		t.Fatalf("checkout requests %d", len(reqs))
 	}
@@ -136,11 +137,11 @@ func TestCheckoutAndPortal(t *testing.T) {
 	if err != nil || p.URL == "" {
 		t.Fatalf("portal = %+v, %v", p, err)
 	}
-	pr := px.Requests("/v1/billing_portal/sessions")
+	pr := requests(px, "/v1/billing_portal/sessions")
 	if len(pr) != 1 || pr[0].Form.Get("customer") != a.Customer || pr[0].Form.Get("return_url") != "https://app.runyard.test/back" {
 		t.Fatalf("portal requests %+v", pr)
 	}
-	if n := len(px.Requests("/v1/customers")); n != 1 {
+	if n := len(requests(px, "/v1/customers")); n != 1 {
 		t.Errorf("customers created %d, want 1", n)
 	}
 	// Bad URLs never reach Stripe.
@@ -149,7 +150,7 @@ func TestCheckoutAndPortal(t *testing.T) {
 			t.Errorf("Checkout(success %q) = %v, want ErrInvalid", u, err)
 		}
 	}
-	if n := len(px.Requests("/v1/checkout/sessions")); n != 1 {
+	if n := len(requests(px, "/v1/checkout/sessions")); n != 1 {
 		t.Errorf("checkout requests %d after bad URLs, want 1", n)
 	}
 }
@@ -161,7 +162,7 @@ func TestStripeErrors(t *testing.T) {
 	st := storetest.NewEmulatorStore(t)
 	newTenant(t, st, "acme")
 	ctx := context.Background()
-	cfg := billingtest.Config(billingtest.MockURL(t))
+	cfg := billingtest.Config(stripemocktest.URL(t))
 	down := cfg
 	down.APIURL = "http://127.0.0.1:1"
 	o, _ := down.Options(nil)
@@ -376,5 +377,46 @@ func TestParseUSD(t *testing.T) {
 	p, _ := billing.DefaultPriceConfig.Prices()
 	if got := p.Spend(map[string]float64{billing.MeterVCPUSeconds: 3600, billing.MeterGiBSeconds: 7200, billing.MeterBuildMinutes: 10}); got != 86_400+18_000+30_000 {
 		t.Errorf("Spend = %d micro-USD", got)
+	}
+}
+
+// requests are the requests px forwarded to path.
+func requests(px *stripemocktest.Proxy, path string) []stripemocktest.Request {
+	var out []stripemocktest.Request
+	for _, r := range px.Requests() {
+		if r.Path == path {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// TestDeletedWithTenant: deleting the tenant deletes its account and its customer's link, so
+// the customer's later webhooks reach no tenant (and a new tenant of the same id starts clean).
+func TestDeletedWithTenant(t *testing.T) {
+	t.Parallel()
+	svc, st, _ := newService(t, nil)
+	newTenant(t, st, "acme")
+	ctx := context.Background()
+	cus, err := svc.Customer(ctx, "acme", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ten, _ := tenancy.NewService(st, authn.NewAPIKey)
+	if err := ten.DeleteTenant(ctx, owner, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	var a billing.Account
+	if _, err := st.Get(ctx, billing.AccountKey("acme"), &a); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("account after deletion: %v", err)
+	}
+	var l billing.CustomerLink
+	if _, err := st.Get(ctx, billing.CustomerKey(cus), &l); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("customer link after deletion: %v", err)
+	}
+	out, _, err := svc.Apply(ctx, billing.Event{ID: "evt_gone", Type: billing.EventSubscriptionUpdated, Created: time.Now(),
+		Customer: cus, Object: "sub_1", Status: "past_due"}, time.Now(), time.Hour)
+	if err != nil || out != billing.OutcomeIgnored {
+		t.Errorf("event of a deleted tenant's customer: %s, %v", out, err)
 	}
 }
