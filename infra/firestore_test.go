@@ -26,7 +26,7 @@ func (q queryShape) key() string { return strings.Join(q.fields, ",") }
 
 // filterShapes finds every []store.Filter{...} literal of a Go file (the store port's equality
 // filters; the package that declares Filter writes []Filter{...}) and returns those with two or
-// more fields: Firestore serves one equality filter with the id order from its automatic
+// more filters, whose fields must be literals: Firestore serves one equality filter with the id order from its automatic
 // single-field indexes, while several are kept on a composite index (see infra/firestore.tf).
 // A filter list that is not a literal is reported as an error: its shape cannot be read.
 func filterShapes(fset *token.FileSet, f *ast.File) (shapes []queryShape, errs []error) {
@@ -47,11 +47,14 @@ func filterShapes(fset *token.FileSet, f *ast.File) (shapes []queryShape, errs [
 			if !ok || !isFilter(arr.Elt) {
 				return true
 			}
+			if len(x.Elts) < 2 {
+				return true // one filter, whatever its field: served by single-field indexes
+			}
 			var fields []string
 			for _, el := range x.Elts {
 				cl, ok := el.(*ast.CompositeLit)
 				if !ok {
-					errs = append(errs, fmt.Errorf("%s: a filter that is not a literal: its field cannot be checked against the indexes", fset.Position(el.Pos())))
+					errs = append(errs, fmt.Errorf("%s: a filter that is not a literal in a list of several: its field cannot be checked against the indexes", fset.Position(el.Pos())))
 					continue
 				}
 				for _, kv := range cl.Elts {
@@ -185,7 +188,9 @@ func f(q store.Query, v string) {
 	q.Where = []store.Filter{{Field: "state", Value: "running"}, {Field: "cell", Value: v}}
 	_ = store.Query{Where: []store.Filter{{Field: "tenant", Value: v}}}
 	q.Where = append(q.Where, store.Filter{Field: "x"})
-	_ = []store.Filter{{Field: v}}
+	_ = []store.Filter{{Field: v}, {Field: "a"}}
+	f1 := store.Filter{Field: v}
+	_ = []store.Filter{f1}
 }`
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, "x.go", src, 0)

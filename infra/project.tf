@@ -45,6 +45,8 @@ locals {
     WORKSPACE_BUCKET_PREFIX = var.workspace_bucket_prefix
     WORKSPACE_PROJECT       = var.project_id
     WORKSPACE_LOCATION      = upper(var.region)
+    # Domain mode: the gateway's account is the only invoker of runtime services.
+    GATEWAY_SERVICE_ACCOUNT = var.domain == "" ? "" : "fn-gateway@${var.project_id}.iam.gserviceaccount.com"
   }
 
   # Where builds run (shared/build/cloudbuild.EnvConfig): api, runtimeapi, githubhook.
