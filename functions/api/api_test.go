@@ -32,6 +32,8 @@ import (
 	"github.com/runyard/runyard/shared/sources/gcs"
 	"github.com/runyard/runyard/shared/store"
 	"github.com/runyard/runyard/shared/store/storetest"
+	"github.com/runyard/runyard/shared/whitelabel"
+	"github.com/runyard/runyard/shared/whitelabel/whitelabeltest"
 )
 
 // env is one api handler over its own emulator project, with test Google keys.
@@ -50,10 +52,14 @@ type env struct {
 	// run and iap are the in-process Cloud Run and IAP the real clients talk to.
 	run *deploytest.FakeCloudRun
 	iap *deploytest.FakeIAP
+	// dns answers the TXT lookups of custom domain verification.
+	dns *whitelabeltest.DNS
 }
 
 type envOptions struct {
 	dev authn.DevVerifier
+	// runtimeDomain turns on domain mode (RUNTIME_DOMAIN).
+	runtimeDomain string
 }
 
 func newEnv(tb testing.TB, opts ...envOptions) *env {
@@ -82,7 +88,7 @@ func newEnv(tb testing.TB, opts ...envOptions) *env {
 		Runtimes: deployrun.EnvConfig{Cells: []string{"c1:test-project:us-central1:3"},
 			IngressImage:   "us-docker.pkg.dev/runyard/ingress:1",
 			ServiceAccount: "runtimes@test-project.iam.gserviceaccount.com",
-			ProjectNumbers: []string{"test-project=123456789012"}}}
+			ProjectNumbers: []string{"test-project=123456789012"}, RuntimeDomain: o.runtimeDomain}}
 	if err := cfg.Validate(); err != nil {
 		tb.Fatal(err)
 	}
@@ -97,6 +103,7 @@ func newEnv(tb testing.TB, opts ...envOptions) *env {
 		tb.Fatal(err)
 	}
 	deployer := deployrun.NewFromClients(runClient, iapClient, deployrun.Config{ProjectNumbers: numbers})
+	dns := whitelabeltest.NewDNS(tb)
 	h, err := api.Build(context.Background(), cfg, api.Options{
 		Store: st, IDTokenOptions: []option.ClientOption{g.ClientOption()},
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Dev: o.dev,
@@ -104,11 +111,12 @@ func newEnv(tb testing.TB, opts ...envOptions) *env {
 		Builder:  builder,
 		Sources:  gcs.NewFromClient(gcsFake.Client(), "sources"),
 		Deployer: deployer,
+		Resolver: whitelabel.NewResolver(dns.Addr),
 	})
 	if err != nil {
 		tb.Fatalf("api.Build: %v", err)
 	}
-	return &env{h: h, g: g, logs: logs, sm: sm, cb: cb, builds: builds, run: runFake, iap: iapFake, st: st}
+	return &env{h: h, g: g, logs: logs, sm: sm, cb: cb, builds: builds, run: runFake, iap: iapFake, st: st, dns: dns}
 }
 
 // user returns an Authorization value for a signed-in Google user.

@@ -1,12 +1,14 @@
 package api
 
 import (
+	"net"
 	"time"
 
 	"github.com/runyard/runyard/shared/build/cloudbuild"
 	"github.com/runyard/runyard/shared/config"
 	"github.com/runyard/runyard/shared/deploy/cloudrun"
 	"github.com/runyard/runyard/shared/repos"
+	"github.com/runyard/runyard/shared/whitelabel"
 )
 
 // Config is the api function's configuration, from the environment.
@@ -34,6 +36,17 @@ type Config struct {
 	// PreviewHost, when set, makes preview URLs http://{port}-{runtime}.{PreviewHost}/ (the
 	// local stack: "localhost:8080"); otherwise previews are under the runtime's URL.
 	PreviewHost string `env:"RUNYARD_PREVIEW_HOST"`
+	// DNSServer is the DNS server ("host:port") custom domains' TXT records are looked up at;
+	// empty: the system's resolver.
+	DNSServer string `env:"DNS_SERVER"`
+	// DNSTimeout bounds one verification lookup.
+	DNSTimeout time.Duration `env:"DNS_TIMEOUT, default=5s"`
+	// WhitelabelCacheTTL is how long an instance keeps domain and branding lookups.
+	WhitelabelCacheTTL time.Duration `env:"WHITELABEL_CACHE_TTL, default=30s"`
+	// Branding* are the platform's branding (GET /v1/branding for hosts of no tenant).
+	BrandingProductName string `env:"BRANDING_PRODUCT_NAME, default=Runyard"`
+	BrandingLogoURL     string `env:"BRANDING_LOGO_URL"`
+	BrandingSupportURL  string `env:"BRANDING_SUPPORT_URL"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL, default=info"`
 	// RequestTimeout is each request's deadline.
@@ -62,6 +75,14 @@ func (c *Config) Validate() error {
 	p.Check(c.MaxBodyBytes >= 1024 && c.MaxBodyBytes <= 1<<30, "MAX_BODY_BYTES must be 1 KiB to 1 GiB, got %d", c.MaxBodyBytes)
 	p.Check(c.MaxUploadBytes >= 1024 && c.MaxUploadBytes <= c.MaxBodyBytes, "MAX_UPLOAD_BYTES must be 1 KiB to MAX_BODY_BYTES, got %d", c.MaxUploadBytes)
 	p.Check(c.SourcesBucket != "", "SOURCES_BUCKET is required (the bucket for uploaded source archives)")
+	p.Check(c.DNSTimeout >= 0 && c.DNSTimeout <= time.Minute, "DNS_TIMEOUT must be in [0, 1m], got %s", c.DNSTimeout)
+	p.Check(c.WhitelabelCacheTTL >= 0 && c.WhitelabelCacheTTL <= time.Hour, "WHITELABEL_CACHE_TTL must be in [0, 1h], got %s", c.WhitelabelCacheTTL)
+	_, err := (whitelabel.Branding{ProductName: c.BrandingProductName, LogoURL: c.BrandingLogoURL, SupportURL: c.BrandingSupportURL}).Check()
+	p.Check(err == nil, "BRANDING_PRODUCT_NAME, BRANDING_LOGO_URL, BRANDING_SUPPORT_URL: %v", err)
+	if c.DNSServer != "" {
+		_, _, err := net.SplitHostPort(c.DNSServer)
+		p.Check(err == nil, "DNS_SERVER must be host:port, got %q", c.DNSServer)
+	}
 	return p.Err()
 }
 

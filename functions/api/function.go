@@ -32,6 +32,7 @@ import (
 	"github.com/runyard/runyard/shared/store"
 	"github.com/runyard/runyard/shared/store/firestore"
 	"github.com/runyard/runyard/shared/tenancy"
+	"github.com/runyard/runyard/shared/whitelabel"
 )
 
 // FunctionName is the function's name everywhere: folder, FunctionName, image, service.
@@ -64,6 +65,8 @@ type Options struct {
 	Sources sources.Store
 	// IDTokenOptions are passed to the ID token validator (tests serve test keys with them).
 	IDTokenOptions []option.ClientOption
+	// Resolver replaces the DNS resolver custom domains are verified with (DNS_SERVER).
+	Resolver whitelabel.TXTResolver
 	// Dev verifies local dev tokens. Only `runyard dev` sets it; the deployed function never does.
 	Dev authn.DevVerifier
 }
@@ -131,7 +134,20 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
-	s, err := NewServer(cfg, ten, an, builds, src, rp, orch, dep)
+	resolver := opts.Resolver
+	if resolver == nil {
+		resolver = whitelabel.NewResolver(cfg.DNSServer)
+	}
+	wls, err := whitelabel.NewService(st, ten, resolver, whitelabel.Config{Platform: cfg.Runtimes.RuntimeDomain, DNSTimeout: cfg.DNSTimeout})
+	if err != nil {
+		return nil, err
+	}
+	lk, err := whitelabel.NewLookup(st, whitelabel.LookupConfig{Platform: cfg.Runtimes.RuntimeDomain, TTL: cfg.WhitelabelCacheTTL,
+		Default: whitelabel.Branding{ProductName: cfg.BrandingProductName, LogoURL: cfg.BrandingLogoURL, SupportURL: cfg.BrandingSupportURL}})
+	if err != nil {
+		return nil, err
+	}
+	s, err := NewServer(cfg, ten, an, builds, src, rp, orch, dep, wls, lk)
 	if err != nil {
 		return nil, err
 	}

@@ -44,6 +44,7 @@ func (s *Server) Routes() http.Handler {
 	mux.Handle("POST /v1/tenants/{t}/builds/{action}", s.authed(s.handleBuildAction))
 
 	s.mountRepos(mux, s.repos)
+	s.mountWhitelabel(mux)
 
 	mux.Handle("GET /v1/tenants/{t}/runtimes", s.authed(withStateFilter(listHandler(s.listRuntimes))))
 	mux.Handle("POST /v1/tenants/{t}/runtimes", s.authed(s.handleCreateRuntime))

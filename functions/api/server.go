@@ -17,6 +17,7 @@ import (
 	"github.com/runyard/runyard/shared/sources"
 	"github.com/runyard/runyard/shared/store"
 	"github.com/runyard/runyard/shared/tenancy"
+	"github.com/runyard/runyard/shared/whitelabel"
 )
 
 // Server holds the api function's dependencies; its methods are the handlers.
@@ -29,16 +30,21 @@ type Server struct {
 	repos    *repos.Service
 	runtimes *runtime.Orchestrator
 	deployer deploy.Deployer
-	now      func() time.Time
+	// whitelabel serves tenants' branding and domains; lookup the public side of them and
+	// each tenant's runtime domain.
+	whitelabel *whitelabel.Service
+	lookup     *whitelabel.Lookup
+	now        func() time.Time
 }
 
 // NewServer returns a Server, rejecting missing dependencies.
 func NewServer(cfg Config, t *tenancy.Service, a *authn.Authenticator, b *build.Service, src sources.Store, rp *repos.Service,
-	rt *runtime.Orchestrator, d deploy.Deployer) (*Server, error) {
-	if t == nil || a == nil || b == nil || src == nil || rp == nil || rt == nil || d == nil {
-		return nil, errors.New("api.NewServer: tenancy, authenticator, build, source store, repos, runtimes and deployer are required")
+	rt *runtime.Orchestrator, d deploy.Deployer, wl *whitelabel.Service, lk *whitelabel.Lookup) (*Server, error) {
+	if t == nil || a == nil || b == nil || src == nil || rp == nil || rt == nil || d == nil || wl == nil || lk == nil {
+		return nil, errors.New("api.NewServer: tenancy, authenticator, build, source store, repos, runtimes, deployer and white label are required")
 	}
-	return &Server{cfg: cfg, tenancy: t, authn: a, builds: b, sources: src, repos: rp, runtimes: rt, deployer: d, now: time.Now}, nil
+	return &Server{cfg: cfg, tenancy: t, authn: a, builds: b, sources: src, repos: rp, runtimes: rt, deployer: d,
+		whitelabel: wl, lookup: lk, now: time.Now}, nil
 }
 
 // handlerFunc is an authenticated handler: it gets the caller and returns an error to render.

@@ -17,7 +17,8 @@ import (
 	"github.com/runyard/runyard/shared/logging"
 )
 
-// JSON writes v as a JSON response with the given status. A value that cannot be encoded is a
+// JSON writes v as a JSON response with the given status, not cacheable unless the handler set
+// Cache-Control itself. A value that cannot be encoded is a
 // programming error: it is logged and answered with a 500 envelope instead.
 func JSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	var buf bytes.Buffer
@@ -33,7 +34,9 @@ func JSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
+	if h.Get("Cache-Control") == "" {
+		h.Set("Cache-Control", "no-store") // unless the handler chose (a public, cacheable answer)
+	}
 	w.WriteHeader(status)
 	if status != http.StatusNoContent && status != http.StatusNotModified {
 		_, _ = w.Write(buf.Bytes())

@@ -20,7 +20,8 @@ import (
 // domain deleted or verified takes up to that long to be seen by other instances.
 type Lookup struct {
 	store    store.Store
-	platform string
+	platform string // the platform's runtime domain without a port, for matching hosts
+	urlBase  string // the same as configured (the local stack's carries :port), for URLs
 	fallback Branding
 	ttl      time.Duration
 	now      func() time.Time
@@ -56,11 +57,11 @@ func NewLookup(st store.Store, cfg LookupConfig) (*Lookup, error) {
 	if def.ProductName == "" {
 		def.ProductName = DefaultBranding.ProductName
 	}
-	return &Lookup{store: st, platform: strings.ToLower(strings.TrimSuffix(cfg.Platform, ".")), fallback: def, ttl: cfg.TTL,
+	return &Lookup{store: st, platform: platformHost(cfg.Platform), urlBase: strings.ToLower(strings.TrimSuffix(cfg.Platform, ".")), fallback: def, ttl: cfg.TTL,
 		now: time.Now, cache: map[string]cached{}}, nil
 }
 
-// Platform is the platform's runtime domain ("" when not in domain mode).
+// Platform is the platform's runtime domain without a port ("" when not in domain mode).
 func (l *Lookup) Platform() string { return l.platform }
 
 // DefaultBranding is the platform's branding.
@@ -233,17 +234,17 @@ func (l *Lookup) RuntimeDomain(ctx context.Context, tenant string) (string, erro
 		store.Query{Where: []store.Filter{{Field: "status", Value: StatusVerified}}, Limit: MaxDomains})
 	if err != nil {
 		if errors.Is(err, store.ErrInvalidKey) {
-			return l.platform, nil
+			return l.urlBase, nil
 		}
 		return "", fmt.Errorf("whitelabel: runtime domain: %w", err)
 	}
-	best := l.platform
+	best := l.urlBase
 	var at time.Time
 	for _, d := range ds {
 		if d.VerifiedAt == nil {
 			continue
 		}
-		if best == l.platform || d.VerifiedAt.Before(at) || (d.VerifiedAt.Equal(at) && d.Domain < best) {
+		if best == l.urlBase || d.VerifiedAt.Before(at) || (d.VerifiedAt.Equal(at) && d.Domain < best) {
 			best, at = d.Domain, *d.VerifiedAt
 		}
 	}

@@ -275,8 +275,7 @@ func CheckDomain(raw, platform string) (string, error) {
 	if _, err := publicsuffix.EffectiveTLDPlusOne(a); err != nil {
 		return bad("a public suffix cannot be a tenant's domain")
 	}
-	if platform != "" {
-		p := strings.ToLower(strings.TrimSuffix(platform, "."))
+	if p := platformHost(platform); p != "" {
 		if a == p || strings.HasSuffix(a, "."+p) || strings.HasSuffix(p, "."+a) {
 			return bad("the platform's runtime domain, its subdomains and parents are not available")
 		}
@@ -288,6 +287,15 @@ func CheckDomain(raw, platform string) (string, error) {
 		return bad("not a valid domain name")
 	}
 	return a, nil
+}
+
+// platformHost is the platform's runtime domain without a port (the local stack's carries one)
+// or a trailing dot, lower-cased.
+func platformHost(p string) string {
+	if h, _, err := net.SplitHostPort(p); err == nil {
+		p = h
+	}
+	return strings.ToLower(strings.TrimSuffix(p, "."))
 }
 
 // CanonicalHost lower-cases host, drops a port and a trailing dot, and converts an

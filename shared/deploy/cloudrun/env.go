@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net"
+	"strings"
 
 	"cloud.google.com/go/storage"
 
@@ -36,6 +38,12 @@ type EnvConfig struct {
 	// GatewayServiceAccount, when set, is domain mode: the gateway function's service account,
 	// the only invoker of runtime services (Config.GatewayInvoker).
 	GatewayServiceAccount string `env:"GATEWAY_SERVICE_ACCOUNT"`
+	// RuntimeDomain turns on domain mode: runtimes are reached at {runtime}.{RuntimeDomain},
+	// vscode-{runtime}.…, work-1-/work-2-{runtime}.…, {port}-{runtime}.… through the gateway
+	// (shared/hosts). Empty: direct mode, each runtime at its own run.app URL.
+	RuntimeDomain string `env:"RUNTIME_DOMAIN"`
+	// RuntimeScheme is the scheme of domain-mode URLs (http only for the local stack).
+	RuntimeScheme string `env:"RUNTIME_URL_SCHEME, default=https"`
 }
 
 // Workspace returns the per-tenant workspace provisioner, or nil when tenants share
@@ -65,6 +73,16 @@ func (e EnvConfig) Validate() error {
 	p.Add(err)
 	p.Check(e.IngressImage != "", "RUNTIME_INGRESS_IMAGE is required (the runtime ingress sidecar image)")
 	p.Check(e.ServiceAccount != "", "RUNTIME_SERVICE_ACCOUNT is required (the identity runtimes run as)")
+	if e.RuntimeDomain != "" {
+		h, _, err := net.SplitHostPort(e.RuntimeDomain)
+		if err != nil {
+			h = e.RuntimeDomain
+		}
+		p.Check(validDomain(h) && strings.ToLower(e.RuntimeDomain) == e.RuntimeDomain,
+			"RUNTIME_DOMAIN must be a lower-case DNS name (an optional :port for the local stack), got %q", e.RuntimeDomain)
+		p.Check(e.RuntimeScheme == "" || e.RuntimeScheme == "https" || e.RuntimeScheme == "http",
+			"RUNTIME_URL_SCHEME must be https or http, got %q", e.RuntimeScheme)
+	}
 	return p.Err()
 }
 
@@ -79,3 +97,19 @@ func (e EnvConfig) Deployer(ctx context.Context, opts ...option.ClientOption) (*
 	}
 	return New(ctx, Config{ProjectNumbers: numbers, WorkspaceBucket: e.WorkspaceBucket, GatewayInvoker: e.GatewayServiceAccount}, opts...)
 }
+
+// validDomain: dot-separated labels of [a-z0-9-], each 1-63, not starting or ending with '-'.
+func validDomain(d string) bool {
+	if d == "" || len(d) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(d, ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' || strings.Trim(l, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// Scheme is RuntimeScheme, "https" when empty.
+func (e EnvConfig) Scheme() string { return cmp.Or(e.RuntimeScheme, "https") }
