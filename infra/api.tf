@@ -19,10 +19,13 @@ module "api" {
     RUNYARD_API_URL       = local.run_url["api"]
     RUNYARD_HOOK_BASE_URL = local.run_url["githubhook"]
   })
-  defaulted = concat(local.build_defaulted, [
+  defaulted = concat(local.build_defaulted, local.runtime_defaulted, [
     "LOG_LEVEL", "REQUEST_TIMEOUT", "MAX_BODY_BYTES", "MAX_UPLOAD_BYTES",
     "BUILD_ALLOWED_HOSTS", "RUNYARD_REPO_HOSTS",
     "RUNYARD_PREVIEW_HOST", # the local stack's preview host; in the cloud previews are under the runtime's URL
+    # Custom domains are verified through the system resolver; the platform's branding is Runyard's.
+    "DNS_SERVER", "DNS_TIMEOUT", "WHITELABEL_CACHE_TTL",
+    "BRANDING_PRODUCT_NAME", "BRANDING_LOGO_URL", "BRANDING_SUPPORT_URL",
   ])
 
   depends_on = [google_project_service.this]

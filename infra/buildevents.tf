@@ -17,7 +17,7 @@ module "buildevents" {
     BUILD_EVENTS_TOPIC = google_pubsub_topic.this["build-events"].name
     SECRETS_PROJECT    = var.project_id
   })
-  defaulted = ["LOG_LEVEL"]
+  defaulted = concat(local.runtime_defaulted, ["LOG_LEVEL"])
 
   depends_on = [google_project_service.this]
 }

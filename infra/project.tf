@@ -47,7 +47,11 @@ locals {
     WORKSPACE_LOCATION      = upper(var.region)
     # Domain mode: the gateway's account is the only invoker of runtime services.
     GATEWAY_SERVICE_ACCOUNT = var.domain == "" ? "" : "fn-gateway@${var.project_id}.iam.gserviceaccount.com"
+    # Domain mode: runtime URLs are {runtime}.<domain>, vscode-…, {port}-… (shared/hosts).
+    RUNTIME_DOMAIN = var.domain
   }
+  # RUNTIME_URL_SCHEME keeps its default (https).
+  runtime_defaulted = ["RUNTIME_URL_SCHEME"]
 
   # Where builds run (shared/build/cloudbuild.EnvConfig): api, runtimeapi, githubhook.
   build_env = {
