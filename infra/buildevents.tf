@@ -2,13 +2,13 @@
 # records, the image cache, build.finished, and the runtimes waiting on the build.
 
 module "buildevents" {
-  source     = "./modules/event_function"
-  name       = "buildevents"
-  project_id = var.project_id
-  region     = var.region
-  image      = local.image["buildevents"]
-  topic      = "cloud-builds"
-  topic_id   = google_pubsub_topic.this["cloud-builds"].id
+  source            = "./modules/event_function"
+  name              = "buildevents"
+  project_id        = var.project_id
+  region            = var.region
+  image             = local.image["buildevents"]
+  topic             = "cloud-builds"
+  topic_id          = google_pubsub_topic.this["cloud-builds"].id
   pubsub_agent      = local.pubsub_agent
   dead_letter       = true
   dead_letter_topic = google_pubsub_topic.dead_letter["cloud-builds"].id

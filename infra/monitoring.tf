@@ -54,12 +54,12 @@ resource "google_monitoring_alert_policy" "function_errors" {
   conditions {
     display_name = "5xx / all requests per function"
     condition_threshold {
-      filter                    = "resource.type = \"cloud_run_revision\" AND metric.type = \"run.googleapis.com/request_count\" AND metric.labels.response_code_class = \"5xx\" AND resource.labels.service_name = one_of(${join(", ", [for f in local.functions : "\"${f}\""])})"
-      denominator_filter        = "resource.type = \"cloud_run_revision\" AND metric.type = \"run.googleapis.com/request_count\" AND resource.labels.service_name = one_of(${join(", ", [for f in local.functions : "\"${f}\""])})"
-      comparison                = "COMPARISON_GT"
-      threshold_value           = var.function_error_ratio
-      duration                  = "300s"
-      evaluation_missing_data   = "EVALUATION_MISSING_DATA_INACTIVE"
+      filter                  = "resource.type = \"cloud_run_revision\" AND metric.type = \"run.googleapis.com/request_count\" AND metric.labels.response_code_class = \"5xx\" AND resource.labels.service_name = one_of(${join(", ", [for f in local.functions : "\"${f}\""])})"
+      denominator_filter      = "resource.type = \"cloud_run_revision\" AND metric.type = \"run.googleapis.com/request_count\" AND resource.labels.service_name = one_of(${join(", ", [for f in local.functions : "\"${f}\""])})"
+      comparison              = "COMPARISON_GT"
+      threshold_value         = var.function_error_ratio
+      duration                = "300s"
+      evaluation_missing_data = "EVALUATION_MISSING_DATA_INACTIVE"
       aggregations {
         alignment_period     = "300s"
         per_series_aligner   = "ALIGN_SUM"

@@ -6,6 +6,7 @@
 #     google@<version>/terraform-provider-google
 # A cold build takes about 6 minutes on 2 cores; afterwards it is a stat per tool.
 set -euo pipefail
+shopt -s inherit_errexit
 here="$(cd "$(dirname "$0")" && pwd)"
 root="${RUNYARD_INFRA_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/runyard/infra-tools}"
 
@@ -19,6 +20,7 @@ build() { # build <module dir> <package> <cache name> <binary>
     (cd "$dir" && go build -trimpath -o "$out/$bin.tmp.$$" "$pkg")
     mv -f "$out/$bin.tmp.$$" "$out/$bin"
   fi
+  [ -x "$out/$bin" ] || { echo "build.sh: $out/$bin missing after the build" >&2; exit 1; }
   echo "$out"
 }
 
