@@ -19,6 +19,7 @@ import (
 	"github.com/runyard/runyard/functions/api"
 	"github.com/runyard/runyard/shared/auth/authtest"
 	"github.com/runyard/runyard/shared/authn"
+	"github.com/runyard/runyard/shared/billing/billingtest"
 	"github.com/runyard/runyard/shared/build"
 	"github.com/runyard/runyard/shared/build/buildtest"
 	"github.com/runyard/runyard/shared/build/cloudbuild"
@@ -32,6 +33,7 @@ import (
 	"github.com/runyard/runyard/shared/sources/gcs"
 	"github.com/runyard/runyard/shared/store"
 	"github.com/runyard/runyard/shared/store/storetest"
+	"github.com/runyard/runyard/shared/stripemock/stripemocktest"
 	"github.com/runyard/runyard/shared/whitelabel"
 	"github.com/runyard/runyard/shared/whitelabel/whitelabeltest"
 )
@@ -60,6 +62,9 @@ type envOptions struct {
 	dev authn.DevVerifier
 	// runtimeDomain turns on domain mode (RUNTIME_DOMAIN).
 	runtimeDomain string
+	// stripe turns billing on, with Stripe at this URL (stripe-mock or its proxy); "mock"
+	// means stripe-mock itself.
+	stripe string
 }
 
 func newEnv(tb testing.TB, opts ...envOptions) *env {
@@ -89,6 +94,13 @@ func newEnv(tb testing.TB, opts ...envOptions) *env {
 			IngressImage:   "us-docker.pkg.dev/runyard/ingress:1",
 			ServiceAccount: "runtimes@test-project.iam.gserviceaccount.com",
 			ProjectNumbers: []string{"test-project=123456789012"}, RuntimeDomain: o.runtimeDomain}}
+	switch o.stripe {
+	case "":
+	case "mock":
+		cfg.Billing = billingtest.Config(stripemocktest.URL(tb))
+	default:
+		cfg.Billing = billingtest.Config(o.stripe)
+	}
 	if err := cfg.Validate(); err != nil {
 		tb.Fatal(err)
 	}
@@ -198,9 +210,9 @@ const (
 	memberEmail = "member@acme.test"
 )
 
-func newFixture(tb testing.TB) *fixture {
+func newFixture(tb testing.TB, opts ...envOptions) *fixture {
 	tb.Helper()
-	e := newEnv(tb)
+	e := newEnv(tb, opts...)
 	f := &fixture{env: e,
 		owner: e.user(tb, ownerEmail), admin: e.user(tb, adminEmail), member: e.user(tb, memberEmail),
 		otherOwner: e.user(tb, "boss@other.test")}

@@ -4,6 +4,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/runyard/runyard/shared/billing/stripe"
 	"github.com/runyard/runyard/shared/build/cloudbuild"
 	"github.com/runyard/runyard/shared/config"
 	"github.com/runyard/runyard/shared/deploy/cloudrun"
@@ -30,6 +31,8 @@ type Config struct {
 	Repos repos.Config
 	// Runtimes configures where and how runtimes run.
 	Runtimes cloudrun.EnvConfig
+	// Billing configures Stripe (off without STRIPE_SECRET_KEY), unit prices and budgets.
+	Billing stripe.EnvConfig
 	// PublicURL is the api's own public base URL (e.g. https://api.example.com); runtimes'
 	// ingress report activity to it. Empty: no activity reports.
 	PublicURL string `env:"RUNYARD_API_URL"`
@@ -71,6 +74,7 @@ func (c *Config) Validate() error {
 	p.Check(c.Build.ArtifactRepo != "", "BUILD_ARTIFACT_REPO is required (the Artifact Registry repository for images)")
 	p.Add(c.Repos.Validate())
 	p.Add(c.Runtimes.Validate())
+	p.Add(c.Billing.Validate())
 	p.Check(c.RequestTimeout > 0 && c.RequestTimeout <= 10*time.Minute, "REQUEST_TIMEOUT must be in (0, 10m], got %s", c.RequestTimeout)
 	p.Check(c.MaxBodyBytes >= 1024 && c.MaxBodyBytes <= 1<<30, "MAX_BODY_BYTES must be 1 KiB to 1 GiB, got %d", c.MaxBodyBytes)
 	p.Check(c.MaxUploadBytes >= 1024 && c.MaxUploadBytes <= c.MaxBodyBytes, "MAX_UPLOAD_BYTES must be 1 KiB to MAX_BODY_BYTES, got %d", c.MaxUploadBytes)

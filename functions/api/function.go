@@ -17,6 +17,7 @@ import (
 
 	"github.com/runyard/runyard/shared/auth"
 	"github.com/runyard/runyard/shared/authn"
+	"github.com/runyard/runyard/shared/billing"
 	"github.com/runyard/runyard/shared/build"
 	"github.com/runyard/runyard/shared/build/cloudbuild"
 	"github.com/runyard/runyard/shared/config"
@@ -32,6 +33,7 @@ import (
 	"github.com/runyard/runyard/shared/store"
 	"github.com/runyard/runyard/shared/store/firestore"
 	"github.com/runyard/runyard/shared/tenancy"
+	"github.com/runyard/runyard/shared/usage"
 	"github.com/runyard/runyard/shared/whitelabel"
 )
 
@@ -129,8 +131,16 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
+	use, err := usage.NewService(st, usage.Options{})
+	if err != nil {
+		return nil, err
+	}
+	bill, err := cfg.Billing.NewService(st, billing.TotalsOf(use))
+	if err != nil {
+		return nil, fmt.Errorf("api: billing: %w", err)
+	}
 	orch, dep, err := runtimeenv.Orchestrator(ctx, runtimeenv.Params{ProjectID: cfg.ProjectID, Env: cfg.Runtimes, Store: st,
-		Builds: builds, Deployer: opts.Deployer, PublicAPI: cfg.PublicURL, GrantSecrets: sec.GrantAccess})
+		Builds: builds, Deployer: opts.Deployer, PublicAPI: cfg.PublicURL, GrantSecrets: sec.GrantAccess, Gate: bill.Check})
 	if err != nil {
 		return nil, err
 	}
@@ -151,6 +161,7 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
+	s.billing, s.usage = bill, use
 	return httpx.Stack(s.Routes(), httpx.Options{
 		Logger: opts.Logger, ProjectID: cfg.ProjectID, MaxBody: cfg.MaxBodyBytes, Timeout: cfg.RequestTimeout,
 	}), nil

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/runyard/runyard/shared/billing"
 	"github.com/runyard/runyard/shared/deploy"
 	"github.com/runyard/runyard/shared/httpx"
 	"github.com/runyard/runyard/shared/logging"
@@ -55,11 +56,17 @@ const (
 	CodeDeployQuota       = "deploy_quota_exceeded"
 	CodeDeployPermission  = "deploy_permission_denied"
 	CodeInvalidImage      = "invalid_image"
+	CodePaymentRequired   = "payment_required"
+	CodeBudgetExceeded    = "budget_exceeded"
 )
 
 func runtimeError(err error) error {
 	var qe *runtime.QuotaError
 	switch {
+	case errors.Is(err, billing.ErrPaymentRequired):
+		return httpx.Errorf(http.StatusPaymentRequired, CodePaymentRequired, "%s; update the payment method in the billing portal", detail(err, billing.ErrPaymentRequired))
+	case errors.Is(err, billing.ErrBudgetExceeded):
+		return httpx.Errorf(http.StatusTooManyRequests, CodeBudgetExceeded, "%s; raise the budget to start runtimes", detail(err, billing.ErrBudgetExceeded))
 	case errors.As(err, &qe):
 		return httpx.Errorf(http.StatusTooManyRequests, CodeQuotaExceeded, "quota %s exceeded: limit %d, in use %d", qe.Quota, qe.Limit, qe.Used)
 	case errors.Is(err, runtime.ErrCapacity):

@@ -11,7 +11,7 @@ import (
 // Mutating requests get a fresh target per caller so the cells do not depend on each other.
 func TestAuthorizationMatrix(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t)
+	f := newFixture(t, envOptions{stripe: "mock"})
 	callers := []struct{ name, cred string }{
 		{"anonymous", ""},
 		{"other tenant's owner", f.otherOwner},
@@ -70,6 +70,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"revoke api key", "DELETE", func(i int) string { return "/v1/tenants/acme/apikeys/" + victimKey[callers[i].name] }, nil,
 			[8]int{u, n, n, f4, 204, 204, f4, u}},
 		{"audit", "GET", p("/v1/tenants/acme/audit"), nil, [8]int{u, n, n, f4, 200, 200, f4, u}},
+		{"usage", "GET", p("/v1/tenants/acme/usage"), nil, [8]int{u, n, n, 200, 200, 200, f4, u}},
+		{"put budget", "PUT", p("/v1/tenants/acme/budget"), func(i int) any { return map[string]any{"monthly_usd": 100 + i} },
+			[8]int{u, n, n, f4, 200, 200, f4, u}},
+		{"checkout", "POST", p("/v1/tenants/acme/billing/checkout"), func(int) any { return api.CheckoutRequest{} },
+			[8]int{u, n, n, f4, f4, 201, f4, u}},
+		{"portal", "POST", p("/v1/tenants/acme/billing/portal"), func(int) any { return api.PortalRequest{} },
+			[8]int{u, n, n, f4, f4, 201, f4, u}},
 	}
 	for _, ep := range endpoints {
 		for i, c := range callers {

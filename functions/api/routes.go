@@ -53,6 +53,11 @@ func (s *Server) Routes() http.Handler {
 	mux.Handle("POST /v1/tenants/{t}/runtimes/{action}", s.runtimeActionRoute())
 	mux.Handle("GET /v1/tenants/{t}/runtimes/{r}/logs", s.authed(s.handleRuntimeLogs))
 
+	mux.Handle("GET /v1/tenants/{t}/usage", s.authed(s.handleUsage))
+	mux.Handle("PUT /v1/tenants/{t}/budget", s.authed(s.handlePutBudget))
+	mux.Handle("POST /v1/tenants/{t}/billing/checkout", s.authed(s.handleCheckout))
+	mux.Handle("POST /v1/tenants/{t}/billing/portal", s.authed(s.handlePortal))
+
 	mux.Handle("/", httpx.NotFoundHandler(mux))
 	return mux
 }

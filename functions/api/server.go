@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/runyard/runyard/shared/authn"
+	"github.com/runyard/runyard/shared/billing"
 	"github.com/runyard/runyard/shared/build"
 	"github.com/runyard/runyard/shared/deploy"
 	"github.com/runyard/runyard/shared/httpx"
@@ -17,6 +18,7 @@ import (
 	"github.com/runyard/runyard/shared/sources"
 	"github.com/runyard/runyard/shared/store"
 	"github.com/runyard/runyard/shared/tenancy"
+	"github.com/runyard/runyard/shared/usage"
 	"github.com/runyard/runyard/shared/whitelabel"
 )
 
@@ -34,7 +36,10 @@ type Server struct {
 	// each tenant's runtime domain.
 	whitelabel *whitelabel.Service
 	lookup     *whitelabel.Lookup
-	now        func() time.Time
+	// billing and usage serve usage, budgets and checkout (set by Build).
+	billing *billing.Service
+	usage   *usage.Service
+	now     func() time.Time
 }
 
 // NewServer returns a Server, rejecting missing dependencies.

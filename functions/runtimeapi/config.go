@@ -3,6 +3,7 @@ package runtimeapi
 import (
 	"time"
 
+	"github.com/runyard/runyard/shared/billing/stripe"
 	"github.com/runyard/runyard/shared/build/cloudbuild"
 	"github.com/runyard/runyard/shared/config"
 	"github.com/runyard/runyard/shared/deploy/cloudrun"
@@ -18,6 +19,9 @@ type Config struct {
 	Build cloudbuild.EnvConfig
 	// Runtimes configures where and how runtimes run (the same settings as the api function).
 	Runtimes cloudrun.EnvConfig
+	// Billing: the payment and budget gate in front of /start and /resume (the same settings
+	// as the api function's).
+	Billing stripe.EnvConfig
 	// SourcesBucket is the Cloud Storage bucket for uploaded build contexts (POST /build);
 	// empty: the build endpoints answer 501.
 	SourcesBucket string `env:"SOURCES_BUCKET"`
@@ -39,6 +43,7 @@ func (c *Config) Validate() error {
 	var p config.Problems
 	p.Check(c.ProjectID != "", "GOOGLE_CLOUD_PROJECT is required")
 	p.Add(c.Runtimes.Validate())
+	p.Add(c.Billing.Validate())
 	p.Check(c.AliveTimeout > 0 && c.AliveTimeout <= 10*time.Second, "ALIVE_TIMEOUT must be in (0, 10s], got %s", c.AliveTimeout)
 	p.Check(c.RequestTimeout > 0 && c.RequestTimeout <= 10*time.Minute, "REQUEST_TIMEOUT must be in (0, 10m], got %s", c.RequestTimeout)
 	p.Check(c.MaxBodyBytes >= 1024 && c.MaxBodyBytes <= 1<<30, "MAX_BODY_BYTES must be 1 KiB to 1 GiB, got %d", c.MaxBodyBytes)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/runyard/runyard/shared/auth"
 	"github.com/runyard/runyard/shared/authn"
+	"github.com/runyard/runyard/shared/billing"
 	"github.com/runyard/runyard/shared/build"
 	"github.com/runyard/runyard/shared/build/cloudbuild"
 	"github.com/runyard/runyard/shared/config"
@@ -31,6 +32,7 @@ import (
 	"github.com/runyard/runyard/shared/store"
 	"github.com/runyard/runyard/shared/store/firestore"
 	"github.com/runyard/runyard/shared/tenancy"
+	"github.com/runyard/runyard/shared/usage"
 )
 
 // FunctionName is the function's name everywhere: folder, FunctionName, image, service.
@@ -101,8 +103,16 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
+	use, err := usage.NewService(st, usage.Options{})
+	if err != nil {
+		return nil, err
+	}
+	bill, err := cfg.Billing.NewService(st, billing.TotalsOf(use))
+	if err != nil {
+		return nil, fmt.Errorf("runtimeapi: billing: %w", err)
+	}
 	orch, _, err := runtimeenv.Orchestrator(ctx, runtimeenv.Params{ProjectID: cfg.ProjectID, Env: cfg.Runtimes, Store: st,
-		Builds: builds, Deployer: opts.Deployer, PublicAPI: cfg.ActivityBaseURL})
+		Builds: builds, Deployer: opts.Deployer, PublicAPI: cfg.ActivityBaseURL, Gate: bill.Check})
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/runyard/runyard/shared/authn"
+	"github.com/runyard/runyard/shared/billing"
 	"github.com/runyard/runyard/shared/build"
 	"github.com/runyard/runyard/shared/deploy"
 	"github.com/runyard/runyard/shared/detect"
@@ -137,6 +138,10 @@ func detailf(status int, format string, args ...any) *httpx.APIError {
 func runtimeError(err error) error {
 	var qe *runtime.QuotaError
 	switch {
+	case errors.Is(err, billing.ErrPaymentRequired):
+		return detailf(http.StatusPaymentRequired, "payment required: %s", strings.TrimPrefix(err.Error(), billing.ErrPaymentRequired.Error()+": "))
+	case errors.Is(err, billing.ErrBudgetExceeded):
+		return detailf(http.StatusTooManyRequests, "monthly budget exceeded: %s", strings.TrimPrefix(err.Error(), billing.ErrBudgetExceeded.Error()+": "))
 	case errors.As(err, &qe):
 		return detailf(http.StatusTooManyRequests, "quota %s exceeded: limit %d, in use %d", qe.Quota, qe.Limit, qe.Used)
 	case errors.Is(err, runtime.ErrCapacity):

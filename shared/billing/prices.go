@@ -130,3 +130,27 @@ func MonthStart(t time.Time) time.Time {
 	t = t.UTC()
 	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
 }
+
+// ParseMicroUSD parses a budget: a non-negative decimal amount of US dollars with at most six
+// decimals and at most MaxBudgetMicroUSD ("50", "12.5", "0").
+func ParseMicroUSD(s string) (MicroUSD, error) {
+	whole, frac, _ := strings.Cut(s, ".")
+	if whole == "" || len(whole) > 10 || len(frac) > 6 || strings.Trim(whole+frac, "0123456789") != "" {
+		return 0, fmt.Errorf("%w: %q is not a decimal amount of US dollars with at most six decimals", ErrInvalid, s)
+	}
+	w, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %q", ErrInvalid, s)
+	}
+	f := int64(0)
+	if frac != "" {
+		if f, err = strconv.ParseInt(frac+strings.Repeat("0", 6-len(frac)), 10, 64); err != nil {
+			return 0, fmt.Errorf("%w: %q", ErrInvalid, s)
+		}
+	}
+	m := MicroUSD(w*1e6 + f)
+	if m > MaxBudgetMicroUSD {
+		return 0, fmt.Errorf("%w: at most 1000000000 US dollars", ErrInvalid)
+	}
+	return m, nil
+}

@@ -38,6 +38,10 @@ type OrchestratorConfig struct {
 	// GrantSecrets gives member (the runtime's identity) read access to exactly the named
 	// secrets of the tenant (secrets.Manager.GrantAccess). Required when runtimes use secrets.
 	GrantSecrets func(ctx context.Context, tenant string, names []string, member string) error
+	// Gate is asked before a runtime is created or resumed; its error refuses the start and
+	// is returned as is (billing.Service.Check: payment required, budget exceeded). Nil
+	// allows every start.
+	Gate func(ctx context.Context, tenant string) error
 }
 
 // NewOrchestrator returns an Orchestrator.
@@ -78,6 +82,9 @@ type Request struct {
 // that has finished, with the build's image; from a build under way, it waits (building) for
 // the build's end (OnBuildFinished).
 func (o *Orchestrator) Create(ctx context.Context, tenant string, req Request) (Runtime, error) {
+	if err := o.gate(ctx, tenant); err != nil {
+		return Runtime{}, err
+	}
 	sp := Spec{SessionID: req.SessionID, Source: req.Source, Image: req.Image, StartCmd: req.StartCmd, Ports: req.Ports,
 		ResourceFactor: req.ResourceFactor, Mode: req.Mode, Actor: req.Actor, State: StateDeploying,
 		Env: req.Env, Secrets: req.Secrets, Members: req.Members, IngressEnv: req.IngressEnv}
@@ -110,6 +117,14 @@ func (o *Orchestrator) Create(ctx context.Context, tenant string, req Request) (
 		return o.continueBuilding(ctx, r)
 	}
 	return o.deploy(ctx, r)
+}
+
+// gate asks the configured Gate whether tenant may start a runtime.
+func (o *Orchestrator) gate(ctx context.Context, tenant string) error {
+	if o.cfg.Gate == nil {
+		return nil
+	}
+	return o.cfg.Gate(ctx, tenant)
 }
 
 // continueBuilding moves a building runtime on if its build has ended.
@@ -367,6 +382,11 @@ func (o *Orchestrator) Do(ctx context.Context, tenant, id string, a Action) (Run
 		}
 		return o.rt.Transition(ctx, tenant, id, StatePaused, nil)
 	case ActionResume:
+		if r.State == StatePaused || r.State == StateStopped || r.State == StateFailed {
+			if err := o.gate(ctx, tenant); err != nil {
+				return r, err
+			}
+		}
 		switch r.State {
 		case StatePaused:
 			if err := o.deployer.Resume(ctx, cell, r.Service); err != nil {

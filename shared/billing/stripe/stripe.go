@@ -19,6 +19,7 @@ import (
 
 	"github.com/runyard/runyard/shared/billing"
 	"github.com/runyard/runyard/shared/config"
+	"github.com/runyard/runyard/shared/store"
 )
 
 // EnvConfig is billing's configuration from the environment; functions embed it.
@@ -190,4 +191,13 @@ func providerError(op string, err error) error {
 		}
 	}
 	return fmt.Errorf("%w: %s: %v", billing.ErrUnavailable, op, err)
+}
+
+// NewService is the billing service of this configuration over st, with spend from usage.
+func (c EnvConfig) NewService(st store.Store, usage billing.UsageTotals) (*billing.Service, error) {
+	o, err := c.Options(usage)
+	if err != nil {
+		return nil, err
+	}
+	return billing.NewService(st, o)
 }

@@ -27,6 +27,8 @@ type Params struct {
 	PublicAPI string
 	// GrantSecrets lets a runtime read the secrets it references (secrets.Manager.GrantAccess).
 	GrantSecrets func(ctx context.Context, tenant string, names []string, member string) error
+	// Gate refuses runtime starts of tenants that may not start one (billing.Service.Check).
+	Gate func(ctx context.Context, tenant string) error
 }
 
 // Orchestrator returns the orchestrator and the deployer it uses.
@@ -55,6 +57,7 @@ func Orchestrator(ctx context.Context, p Params) (*runtime.Orchestrator, deploy.
 		ServiceAccount: func(string) string { return p.Env.ServiceAccount },
 		ActivityURL:    func(r runtime.Runtime) string { return runtime.ActivityURL(p.PublicAPI, r) },
 		GrantSecrets:   p.GrantSecrets,
+		Gate:           p.Gate,
 	})
 	if err != nil {
 		return nil, nil, err
