@@ -19,7 +19,7 @@ module "api" {
     RUNYARD_API_URL       = local.run_url["api"]
     RUNYARD_HOOK_BASE_URL = local.run_url["githubhook"]
   })
-  defaulted = concat(local.build_defaulted, local.runtime_defaulted, [
+  defaulted = concat(local.build_defaulted, local.runtime_defaulted, local.billing_defaulted, [
     "LOG_LEVEL", "REQUEST_TIMEOUT", "MAX_BODY_BYTES", "MAX_UPLOAD_BYTES",
     "BUILD_ALLOWED_HOSTS", "RUNYARD_REPO_HOSTS",
     "RUNYARD_PREVIEW_HOST", # the local stack's preview host; in the cloud previews are under the runtime's URL

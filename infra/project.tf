@@ -53,6 +53,13 @@ locals {
   # RUNTIME_URL_SCHEME keeps its default (https).
   runtime_defaulted = ["RUNTIME_URL_SCHEME"]
 
+  # Billing (shared/billing/stripe.EnvConfig): api, runtimeapi, stripehook, sweeper. Off (no
+  # STRIPE_SECRET_KEY) until a Stripe key is wired in as a secret env ref; budgets hold anyway,
+  # counted at the default unit prices.
+  billing_defaulted = ["STRIPE_SECRET_KEY", "STRIPE_API_URL", "STRIPE_PRICE_IDS", "STRIPE_TIMEOUT",
+    "BILLING_SUCCESS_URL", "BILLING_CANCEL_URL", "BILLING_RETURN_URL",
+  "PRICE_VCPU_SECOND", "PRICE_GIB_SECOND", "PRICE_BUILD_MINUTE"]
+
   # Where builds run (shared/build/cloudbuild.EnvConfig): api, runtimeapi, githubhook.
   build_env = {
     BUILD_ARTIFACT_REPO   = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.runtime_images.repository_id}"

@@ -16,7 +16,7 @@ module "runtimeapi" {
     SOURCES_BUCKET  = google_storage_bucket.sources.name
     RUNYARD_API_URL = local.run_url["api"]
   })
-  defaulted = concat(local.build_defaulted, local.runtime_defaulted, [
+  defaulted = concat(local.build_defaulted, local.runtime_defaulted, local.billing_defaulted, [
     "LOG_LEVEL", "REQUEST_TIMEOUT", "MAX_BODY_BYTES", "ALIVE_TIMEOUT",
   ])
 
