@@ -153,6 +153,16 @@ resource "google_project_iam_member" "workspace_buckets" {
   member   = local.fn_member[each.value]
 }
 
+# Closed usage periods: published after the state change that closes them (buildevents) and by
+# the sweeper's outbox drain.
+resource "google_pubsub_topic_iam_member" "usage_publisher" {
+  for_each = toset(["buildevents", "sweeper"])
+  project  = var.project_id
+  topic    = google_pubsub_topic.this["usage"].name
+  role     = "roles/pubsub.publisher"
+  member   = local.fn_member[each.value]
+}
+
 resource "google_pubsub_topic_iam_member" "build_events_publisher" {
   project = var.project_id
   topic   = google_pubsub_topic.this["build-events"].name

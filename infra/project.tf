@@ -49,6 +49,8 @@ locals {
     GATEWAY_SERVICE_ACCOUNT = var.domain == "" ? "" : "fn-gateway@${var.project_id}.iam.gserviceaccount.com"
     # Domain mode: runtime URLs are {runtime}.<domain>, vscode-…, {port}-… (shared/hosts).
     RUNTIME_DOMAIN = var.domain
+    # How paused and stopped runtime time is metered (shared/usage).
+    USAGE_STORAGE_RATE = tostring(var.usage_storage_rate)
   }
   # RUNTIME_URL_SCHEME keeps its default (https).
   runtime_defaulted = ["RUNTIME_URL_SCHEME"]

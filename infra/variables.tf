@@ -62,6 +62,16 @@ variable "workspace_bucket_prefix" {
   default     = ""
 }
 
+variable "usage_storage_rate" {
+  description = "Fraction of a runtime's vCPU and GiB billed while it is paused or stopped (USAGE_STORAGE_RATE); 0 records that time without billing it."
+  type        = number
+  default     = 0
+  validation {
+    condition     = var.usage_storage_rate >= 0 && var.usage_storage_rate <= 1
+    error_message = "usage_storage_rate must be between 0 and 1."
+  }
+}
+
 variable "runtime_vertex_ai" {
   description = "Let runtimes call Vertex AI as their own identity (roles/aiplatform.user), so no LLM key enters the sandbox."
   type        = bool

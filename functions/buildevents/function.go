@@ -27,6 +27,7 @@ import (
 	"github.com/runyard/runyard/shared/secrets/secretmanager"
 	"github.com/runyard/runyard/shared/store"
 	"github.com/runyard/runyard/shared/store/firestore"
+	"github.com/runyard/runyard/shared/usage"
 )
 
 // FunctionName is the function's name everywhere.
@@ -101,17 +102,21 @@ func Build(ctx context.Context, cfg Config, opts Options) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	use, err := usage.NewService(st, usage.Options{Publisher: pub, StorageRate: cfg.Runtimes.UsageStorageRate})
+	if err != nil {
+		return nil, fmt.Errorf("buildevents: %w", err)
+	}
 	next := opts.Continuer
 	if next == nil {
-		if next, err = runtimes(ctx, cfg, st, svc); err != nil {
+		if next, err = runtimes(ctx, cfg, st, svc, use); err != nil {
 			return nil, err
 		}
 	}
-	return h.WithContinuer(next), nil
+	return h.WithContinuer(next).WithUsage(use), nil
 }
 
 // runtimes builds the production continuation: the orchestrator on Cloud Run.
-func runtimes(ctx context.Context, cfg Config, st store.Store, builds *build.Service) (Continuer, error) {
+func runtimes(ctx context.Context, cfg Config, st store.Store, builds *build.Service, use *usage.Service) (Continuer, error) {
 	project := cfg.SecretsProject
 	if project == "" {
 		project = cfg.ProjectID
@@ -121,6 +126,6 @@ func runtimes(ctx context.Context, cfg Config, st store.Store, builds *build.Ser
 		return nil, fmt.Errorf("buildevents: secrets: %w", err)
 	}
 	orch, _, err := runtimeenv.Orchestrator(ctx, runtimeenv.Params{ProjectID: cfg.ProjectID, Env: cfg.Runtimes, Store: st,
-		Builds: builds, GrantSecrets: sec.GrantAccess})
+		Builds: builds, GrantSecrets: sec.GrantAccess, Usage: use})
 	return orch, err
 }

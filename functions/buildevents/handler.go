@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -45,10 +46,20 @@ type Handler struct {
 	topic  string
 	log    *slog.Logger
 	next   Continuer
+	usage  BuildRecorder
+}
+
+// BuildRecorder records a finished build's minutes, once per build however often it is
+// called (usage.Service implements it).
+type BuildRecorder interface {
+	RecordBuild(ctx context.Context, tenant, build string, start, end time.Time) error
 }
 
 // WithContinuer makes the handler continue the runtimes waiting on finished builds.
 func (h *Handler) WithContinuer(c Continuer) *Handler { h.next = c; return h }
+
+// WithUsage makes the handler record the build minutes of finished builds.
+func (h *Handler) WithUsage(u BuildRecorder) *Handler { h.usage = u; return h }
 
 // NewHandler returns a Handler.
 func NewHandler(b *build.Service, pub events.Publisher, topic string, log *slog.Logger) (*Handler, error) {
@@ -109,6 +120,12 @@ func (h *Handler) Handle(ctx context.Context, e event.Event) error {
 	// was written. build.finished is therefore at least once; consumers key on the build id.
 	if !rec.Status.Terminal() || (outcome != build.Finished && ev.Status != rec.Status) {
 		return nil
+	}
+	if h.usage != nil && rec.StartedAt != nil && rec.FinishedAt != nil {
+		// Build minutes, once per build (keyed by the build id), before the event is acked.
+		if err := h.usage.RecordBuild(ctx, rec.Tenant, rec.ID, *rec.StartedAt, *rec.FinishedAt); err != nil {
+			return fmt.Errorf("buildevents: record build minutes: %w", err)
+		}
 	}
 	if h.next != nil {
 		// Runtimes that wait on the build deploy (or fail) before the event goes out; a

@@ -18,6 +18,7 @@ import (
 	"cloud.google.com/go/cloudbuild/apiv1/v2/cloudbuildpb"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/runyard/runyard/functions/buildevents"
 	"github.com/runyard/runyard/shared/build"
@@ -25,6 +26,7 @@ import (
 	"github.com/runyard/runyard/shared/build/cloudbuild"
 	"github.com/runyard/runyard/shared/events/eventstest"
 	"github.com/runyard/runyard/shared/store/storetest"
+	"github.com/runyard/runyard/shared/usage"
 )
 
 type fixture struct {
@@ -33,13 +35,17 @@ type fixture struct {
 	builds *build.Service
 	pub    *eventstest.Recorder
 	msgs   atomic.Int64
+	// usage records build minutes; usagePub receives its events.
+	usage    *usage.Service
+	usagePub *eventstest.Recorder
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	cb, client := buildtest.NewFake(t)
 	builder := cloudbuild.NewFromClient(client, cloudbuild.Config{ProjectID: "test-project", ArtifactRepo: "us-central1-docker.pkg.dev/test-project/runyard"})
-	svc, err := build.NewService(storetest.NewEmulatorStore(t), builder)
+	st := storetest.NewEmulatorStore(t)
+	svc, err := build.NewService(st, builder)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,6 +54,12 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	usagePub := &eventstest.Recorder{}
+	use, err := usage.NewService(st, usage.Options{Publisher: usagePub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.WithUsage(use)
 	// Served the way the functions framework serves a CloudEvent function.
 	p, err := cloudevents.NewHTTP()
 	if err != nil {
@@ -64,7 +76,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	srv := httptest.NewServer(rh)
 	t.Cleanup(srv.Close)
-	return &fixture{srv: srv, cb: cb, builds: svc, pub: pub}
+	return &fixture{srv: srv, cb: cb, builds: svc, pub: pub, usage: use, usagePub: usagePub}
 }
 
 // deliver POSTs a Cloud Build notification as Eventarc does: a binary-mode CloudEvent of type
@@ -203,3 +215,34 @@ func TestAcknowledgedAndIgnored(t *testing.T) {
 
 // snapshot copies a build (the fake keeps mutating its own).
 func snapshot(b *cloudbuildpb.Build) *cloudbuildpb.Build { return proto.Clone(b).(*cloudbuildpb.Build) }
+
+// TestBuildMinutesRecordedOnce: a finished build's minutes are recorded and published once,
+// however often its terminal notification is delivered, and also when the first delivery
+// failed after the record was written.
+func TestBuildMinutesRecordedOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	r := f.start(t, strings.Repeat("3", 40))
+	f.cb.SetStatus(r.ExternalID, cloudbuildpb.Build_WORKING, "")
+	success := snapshot(f.cb.SetStatus(r.ExternalID, cloudbuildpb.Build_SUCCESS, digest))
+	success.StartTime = timestamppb.New(success.GetFinishTime().AsTime().Add(-150 * time.Second))
+	f.pub.FailNext(errors.New("pubsub down"))
+	if code := f.deliver(t, success); code != 500 {
+		t.Fatalf("first delivery answered %d, want 500", code)
+	}
+	for i := range 3 {
+		if code := f.deliver(t, success); code/100 != 2 {
+			t.Fatalf("delivery %d answered %d", i, code)
+		}
+	}
+	p, err := f.usage.Get(context.Background(), "acme", usage.BuildPeriodID(r.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Kind != usage.KindBuild || p.BuildMinutes != 3 || p.Status != usage.StatusClosed || p.Outbox {
+		t.Errorf("build period %+v, want 3 minutes, closed and published", p)
+	}
+	if n := len(f.usagePub.Messages()); n != 1 {
+		t.Errorf("%d usage events, want 1", n)
+	}
+}

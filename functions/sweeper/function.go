@@ -17,17 +17,21 @@ import (
 	"os"
 	"time"
 
+	"cloud.google.com/go/pubsub/v2"
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
 	"github.com/runyard/runyard/shared/build"
 	"github.com/runyard/runyard/shared/config"
 	"github.com/runyard/runyard/shared/deploy"
 	"github.com/runyard/runyard/shared/deploy/cloudrun"
+	"github.com/runyard/runyard/shared/events"
+	eventspubsub "github.com/runyard/runyard/shared/events/pubsub"
 	"github.com/runyard/runyard/shared/fnmain"
 	"github.com/runyard/runyard/shared/logging"
 	"github.com/runyard/runyard/shared/runtime/runtimeenv"
 	"github.com/runyard/runyard/shared/store"
 	"github.com/runyard/runyard/shared/store/firestore"
+	"github.com/runyard/runyard/shared/usage"
 )
 
 // FunctionName is the function's name everywhere.
@@ -78,6 +82,8 @@ type Options struct {
 	Deployer deploy.Deployer
 	// Now is the clock (default time.Now in UTC).
 	Now func() time.Time
+	// Publisher publishes usage periods the outbox still holds (default: Pub/Sub).
+	Publisher events.Publisher
 }
 
 // buildFromEnv wires the deployed function from its environment.
@@ -111,8 +117,20 @@ func Build(ctx context.Context, cfg Config, opts Options) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	pub := opts.Publisher
+	if pub == nil {
+		ps, err := pubsub.NewClient(ctx, cfg.ProjectID)
+		if err != nil {
+			return nil, fmt.Errorf("sweeper: pubsub: %w", err)
+		}
+		pub = eventspubsub.New(ps)
+	}
+	use, err := usage.NewService(st, usage.Options{Publisher: pub, StorageRate: cfg.Runtimes.UsageStorageRate, Now: opts.Now})
+	if err != nil {
+		return nil, fmt.Errorf("sweeper: %w", err)
+	}
 	orch, dep, err := runtimeenv.Orchestrator(ctx, runtimeenv.Params{ProjectID: cfg.ProjectID, Env: cfg.Runtimes, Store: st,
-		Builds: builds, Deployer: opts.Deployer})
+		Builds: builds, Deployer: opts.Deployer, Usage: use})
 	if err != nil {
 		return nil, fmt.Errorf("sweeper: %w", err)
 	}
@@ -121,5 +139,5 @@ func Build(ctx context.Context, cfg Config, opts Options) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewHandler(sw, cfg.TickTimeout, opts.Logger)
+	return NewHandler(sw.WithUsage(use), cfg.TickTimeout, opts.Logger)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/runyard/runyard/shared/deploy"
 	"github.com/runyard/runyard/shared/runtime"
 	"github.com/runyard/runyard/shared/store"
+	"github.com/runyard/runyard/shared/usage"
 )
 
 // Defaults.
@@ -72,7 +73,17 @@ type Sweeper struct {
 	set    Settings
 	now    func() time.Time
 	log    *slog.Logger
+	usage  UsageSweeper // nil: no usage pass
 }
+
+// UsageSweeper is the usage pass of each tick for one tenant: split open periods at midnights,
+// publish what a crash left in the outbox (usage.Service implements it).
+type UsageSweeper interface {
+	Sweep(ctx context.Context, tenant string) (usage.SweepReport, error)
+}
+
+// WithUsage makes each tick run the usage pass for every tenant on the roster.
+func (s *Sweeper) WithUsage(u UsageSweeper) *Sweeper { s.usage = u; return s }
 
 // NewSweeper returns a Sweeper. dep should implement deploy.Lister; without it the sweeper
 // only pauses, archives, deletes and fails stuck runtimes of tenants already on its roster.
@@ -115,6 +126,9 @@ type Report struct {
 	// Deferred counts candidates left for the next tick (MaxPerTick reached).
 	Deferred int
 	Failed   int
+	// UsageSplit and UsagePublished count the usage pass's period pieces closed at midnight
+	// and outbox entries published.
+	UsageSplit, UsagePublished int
 }
 
 // tick is the state of one run.
@@ -168,6 +182,15 @@ func (s *Sweeper) Tick(ctx context.Context) (Report, error) {
 		if err != nil {
 			s.log.WarnContext(ctx, "sweep tenant", "tenant", tenant, "error", err)
 			continue
+		}
+		if s.usage != nil {
+			ur, err := s.usage.Sweep(ctx, tenant)
+			t.report.UsageSplit += ur.Split
+			t.report.UsagePublished += ur.Published
+			if err != nil {
+				s.log.WarnContext(ctx, "usage pass", "tenant", tenant, "error", err)
+			}
+			active = active || err != nil || ur.Pending > 0
 		}
 		if !active && !seen[tenant] {
 			drop = append(drop, tenant)

@@ -23,9 +23,11 @@ import (
 	"github.com/runyard/runyard/shared/deploy"
 	"github.com/runyard/runyard/shared/deploy/cloudrun"
 	"github.com/runyard/runyard/shared/deploy/deploytest"
+	"github.com/runyard/runyard/shared/events/eventstest"
 	"github.com/runyard/runyard/shared/runtime"
 	"github.com/runyard/runyard/shared/store"
 	"github.com/runyard/runyard/shared/store/storetest"
+	"github.com/runyard/runyard/shared/usage"
 )
 
 const (
@@ -57,6 +59,8 @@ type fixture struct {
 	clock *clock
 	srvs  []*httptest.Server
 	msgs  atomic.Int64
+	// pub receives what the sweepers publish (usage periods).
+	pub *eventstest.Recorder
 	// createService creates a Cloud Run service directly (not through the deployer).
 	createService func(ctx context.Context, req *runpb.CreateServiceRequest) error
 	deleteService func(ctx context.Context, name string) error
@@ -67,7 +71,7 @@ type fixture struct {
 func newFixture(t *testing.T, sweepers int, cfg sweeper.Config) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	f := &fixture{st: storetest.NewEmulatorStore(t), clock: &clock{t: time.Now().UTC().Add(time.Minute)}}
+	f := &fixture{st: storetest.NewEmulatorStore(t), clock: &clock{t: time.Now().UTC().Add(time.Minute)}, pub: &eventstest.Recorder{}}
 	runFake, _, runClient, iapClient := deploytest.NewFakes(t)
 	f.run = runFake
 	f.dep = cloudrun.NewFromClients(runClient, iapClient, cloudrun.Config{ProjectNumbers: map[string]string{project: "1234"}})
@@ -83,6 +87,13 @@ func newFixture(t *testing.T, sweepers int, cfg sweeper.Config) *fixture {
 	if f.rts, err = runtime.NewService(f.st, []deploy.Cell{cell}); err != nil {
 		t.Fatal(err)
 	}
+	// The fixture's own state changes record usage without publishing it, as a function that
+	// crashed after the commit would: the sweepers' drain publishes it.
+	use, err := usage.NewService(f.st, usage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.rts.SetHook(use)
 	builds, err := build.NewService(f.st, noBuilder{})
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +105,7 @@ func newFixture(t *testing.T, sweepers int, cfg sweeper.Config) *fixture {
 	cfg.ProjectID = project
 	cfg.Runtimes = cloudrun.EnvConfig{Cells: []string{"c1:test-project:us-central1:50"}}
 	for range sweepers {
-		h, err := sweeper.Build(ctx, cfg, sweeper.Options{Store: f.st, Deployer: f.dep, Now: f.clock.Now, Logger: slog.New(slog.DiscardHandler)})
+		h, err := sweeper.Build(ctx, cfg, sweeper.Options{Store: f.st, Deployer: f.dep, Now: f.clock.Now, Logger: slog.New(slog.DiscardHandler), Publisher: f.pub})
 		if err != nil {
 			t.Fatal(err)
 		}

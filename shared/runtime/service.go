@@ -27,7 +27,47 @@ type Service struct {
 	store store.Store
 	cells []deploy.Cell
 	now   func() time.Time
+	hook  Hook
 }
+
+// Hook records something about every state change (and every create) in the same transaction
+// as the change, so it commits or rolls back with it: shared/usage closes and opens usage
+// periods this way. The transaction may run more than once; only the last attempt's Change is
+// told about the commit.
+type Hook interface {
+	// Prepare runs in the transaction before it writes anything, with the record as it was (the
+	// zero Runtime on create). It may read.
+	Prepare(tx store.Tx, before Runtime) (Change, error)
+}
+
+// Change is one transaction's part of a Hook.
+type Change interface {
+	// Write runs in the transaction once the move is decided, with the record as it will be
+	// committed (UpdatedAt is the time of the change). It may only write.
+	Write(tx store.Tx, after Runtime) error
+	// Committed runs after the transaction committed, for work that must follow the commit
+	// (publishing). It must tolerate not being called (a crash).
+	Committed(ctx context.Context)
+}
+
+// SetHook installs h; call it before the Service is used.
+func (s *Service) SetHook(h Hook) { s.hook = h }
+
+// SetClock replaces the clock (default time.Now in UTC); call it before the Service is used.
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
+// prepare calls the hook's Prepare, or returns a Change that does nothing.
+func (s *Service) prepare(tx store.Tx, before Runtime) (Change, error) {
+	if s.hook == nil {
+		return noChange{}, nil
+	}
+	return s.hook.Prepare(tx, before)
+}
+
+type noChange struct{}
+
+func (noChange) Write(store.Tx, Runtime) error { return nil }
+func (noChange) Committed(context.Context)     {}
 
 // NewService returns a Service placing runtimes in cells.
 func NewService(st store.Store, cells []deploy.Cell) (*Service, error) {
@@ -109,7 +149,12 @@ func (s *Service) Create(ctx context.Context, tenant string, sp Spec) (Runtime, 
 	if r.Ports == nil {
 		r.Ports = []int{}
 	}
+	var change Change
 	err = s.store.RunTransaction(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		if change, err = s.prepare(tx, Runtime{}); err != nil {
+			return err
+		}
 		u, err := s.usage(tx, tenant)
 		if err != nil {
 			return err
@@ -132,11 +177,15 @@ func (s *Service) Create(ctx context.Context, tenant string, sp Spec) (Runtime, 
 		if err := tx.Create(runtimeIDKey(id), RuntimeOwner{Runtime: id, Tenant: tenant}); err != nil {
 			return err
 		}
+		if err := change.Write(tx, rr); err != nil {
+			return err
+		}
 		return tx.Create(runtimeKey(tenant, id), rr)
 	})
 	if err != nil {
 		return Runtime{}, fmt.Errorf("runtime: create: %w", err)
 	}
+	change.Committed(ctx)
 	return r, nil
 }
 
@@ -212,6 +261,7 @@ func (s *Service) release(tx store.Tx, u *Usage, cell CellUsage, r Runtime) erro
 // active states.
 func (s *Service) Transition(ctx context.Context, tenant, id string, to State, mutate func(*Runtime) error) (Runtime, error) {
 	var out Runtime
+	var change Change
 	err := s.store.RunTransaction(ctx, func(ctx context.Context, tx store.Tx) error {
 		var r Runtime
 		if _, err := tx.Get(runtimeKey(tenant, id), &r); err != nil {
@@ -220,6 +270,10 @@ func (s *Service) Transition(ctx context.Context, tenant, id string, to State, m
 		from := r.State
 		if !CanTransition(from, to) {
 			return fmt.Errorf("%w: %s → %s", ErrIllegalTransition, from, to)
+		}
+		var err error
+		if change, err = s.prepare(tx, r); err != nil {
+			return err
 		}
 		u, err := s.usage(tx, tenant)
 		if err != nil {
@@ -254,6 +308,9 @@ func (s *Service) Transition(ctx context.Context, tenant, id string, to State, m
 			}
 		}
 		out = r
+		if err := change.Write(tx, r); err != nil {
+			return err
+		}
 		return tx.Put(runtimeKey(tenant, id), r)
 	})
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidKey) {
@@ -262,6 +319,7 @@ func (s *Service) Transition(ctx context.Context, tenant, id string, to State, m
 	if err != nil {
 		return Runtime{}, fmt.Errorf("runtime: %s → %s: %w", id, to, err)
 	}
+	change.Committed(ctx)
 	return out, nil
 }
 

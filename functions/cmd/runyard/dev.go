@@ -32,6 +32,7 @@ import (
 	"github.com/runyard/runyard/shared/secrets/local"
 	"github.com/runyard/runyard/shared/sources/localdir"
 	"github.com/runyard/runyard/shared/store/firestore"
+	usagesvc "github.com/runyard/runyard/shared/usage"
 )
 
 func init() {
@@ -195,6 +196,11 @@ func runDev(ctx context.Context, cfg devConfig, stdout, stderr io.Writer) (err e
 	if err != nil {
 		return err
 	}
+	use, err := usagesvc.NewService(st, usagesvc.Options{Publisher: publisher})
+	if err != nil {
+		return err
+	}
+	rts.SetHook(use)
 	orch, err := runtime.NewOrchestrator(rts, driver, builds, runtime.OrchestratorConfig{})
 	if err != nil {
 		return err

@@ -103,7 +103,7 @@ var eventFunctions = []eventFunction{
 		h, err := sweeper.Build(ctx, sweeper.Config{ProjectID: e.projectID, MaxPerTick: sweeper.DefaultMaxPerTick,
 			StuckAfter: sweeper.DefaultStuckAfter, LeaseTTL: sweeper.DefaultLeaseTTL, TickTimeout: sweeper.DefaultTickTimeout,
 			Runtimes: cloudrun.EnvConfig{Cells: []string{localCell(e.projectID)}, IngressImage: "local"}},
-			sweeper.Options{Logger: logging.FromContext(ctx), Deployer: e.deployer})
+			sweeper.Options{Logger: logging.FromContext(ctx), Deployer: e.deployer, Publisher: e.publisher})
 		if err != nil {
 			return nil, err
 		}

@@ -44,6 +44,9 @@ type EnvConfig struct {
 	RuntimeDomain string `env:"RUNTIME_DOMAIN"`
 	// RuntimeScheme is the scheme of domain-mode URLs (http only for the local stack).
 	RuntimeScheme string `env:"RUNTIME_URL_SCHEME, default=https"`
+	// UsageStorageRate is the fraction of a runtime's vCPU and GiB billed while it is paused or
+	// stopped (shared/usage); 0 records that time without billing it.
+	UsageStorageRate float64 `env:"USAGE_STORAGE_RATE, default=0"`
 }
 
 // Workspace returns the per-tenant workspace provisioner, or nil when tenants share

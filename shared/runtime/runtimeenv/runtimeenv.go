@@ -1,6 +1,7 @@
 // Package runtimeenv assembles a deployed function's runtime orchestrator from its environment
 // settings (cloudrun.EnvConfig): the cells, the Cloud Run deployer, per-tenant workspaces, the
-// identity runtimes run as and where their ingress reports activity. The api, runtimeapi,
+// identity runtimes run as and where their ingress reports activity, and the usage recorder that
+// closes and opens usage periods in the transaction of every state change. The api, runtimeapi,
 // buildevents and sweeper functions share it; runyard dev assembles its local one itself.
 package runtimeenv
 
@@ -11,8 +12,10 @@ import (
 	"github.com/runyard/runyard/shared/build"
 	"github.com/runyard/runyard/shared/deploy"
 	"github.com/runyard/runyard/shared/deploy/cloudrun"
+	"github.com/runyard/runyard/shared/events"
 	"github.com/runyard/runyard/shared/runtime"
 	"github.com/runyard/runyard/shared/store"
+	"github.com/runyard/runyard/shared/usage"
 )
 
 // Params are what the orchestrator is built from.
@@ -29,6 +32,19 @@ type Params struct {
 	GrantSecrets func(ctx context.Context, tenant string, names []string, member string) error
 	// Gate refuses runtime starts of tenants that may not start one (billing.Service.Check).
 	Gate func(ctx context.Context, tenant string) error
+	// Publisher publishes closed usage periods right after each state change; nil leaves them
+	// in the outbox for the sweeper's drain.
+	Publisher events.Publisher
+	// Usage replaces the usage recorder built from Env and Publisher.
+	Usage *usage.Service
+}
+
+// Usage returns the usage recorder for p: p.Usage, or one built from Env and Publisher.
+func Usage(p Params) (*usage.Service, error) {
+	if p.Usage != nil {
+		return p.Usage, nil
+	}
+	return usage.NewService(p.Store, usage.Options{StorageRate: p.Env.UsageStorageRate, Publisher: p.Publisher})
 }
 
 // Orchestrator returns the orchestrator and the deployer it uses.
@@ -41,6 +57,11 @@ func Orchestrator(ctx context.Context, p Params) (*runtime.Orchestrator, deploy.
 	if err != nil {
 		return nil, nil, err
 	}
+	use, err := Usage(p)
+	if err != nil {
+		return nil, nil, fmt.Errorf("runtimeenv: %w", err)
+	}
+	rts.SetHook(use)
 	dep := p.Deployer
 	if dep == nil {
 		if dep, err = p.Env.Deployer(ctx); err != nil {
