@@ -3,12 +3,6 @@
 # roles/iap.httpsResourceAccessor on it and IAP's service agent roles/run.invoker; here, the
 # settings every runtime service in a cell region shares.
 
-resource "google_project_service_identity" "iap" {
-  for_each = local.cell_projects
-  project  = each.value
-  service  = "iap.googleapis.com"
-}
-
 resource "google_iap_settings" "runtimes" {
   for_each = local.cell_regions
   name     = "projects/${data.google_project.cell[split("/", each.value)[0]].number}/iap_web/cloud_run-${split("/", each.value)[1]}"
@@ -21,5 +15,5 @@ resource "google_iap_settings" "runtimes" {
     }
   }
 
-  depends_on = [google_project_service_identity.iap]
+  depends_on = [google_project_service.this]
 }

@@ -25,7 +25,7 @@ resource "google_service_account" "build" {
 resource "google_project_iam_member" "build_logs" {
   project = var.project_id
   role    = "roles/logging.logWriter"
-  member  = google_service_account.build.member
+  member  = local.build_member
 }
 
 resource "google_artifact_registry_repository_iam_member" "build_push" {
@@ -33,13 +33,13 @@ resource "google_artifact_registry_repository_iam_member" "build_push" {
   location   = google_artifact_registry_repository.runtime_images.location
   repository = google_artifact_registry_repository.runtime_images.name
   role       = "roles/artifactregistry.writer"
-  member     = google_service_account.build.member
+  member     = local.build_member
 }
 
 resource "google_storage_bucket_iam_member" "build_sources" {
   bucket = google_storage_bucket.sources.name
   role   = "roles/storage.objectViewer"
-  member = google_service_account.build.member
+  member = local.build_member
 }
 
 # Runtimes read and write their workspace in the shared bucket (per-tenant buckets are granted
@@ -48,17 +48,26 @@ resource "google_storage_bucket_iam_member" "runtime_workspace" {
   count  = var.workspace_bucket_prefix == "" ? 1 : 0
   bucket = google_storage_bucket.workspaces[0].name
   role   = "roles/storage.objectUser"
-  member = google_service_account.runtime.member
+  member = local.runtime_member
 }
 
 resource "google_project_iam_member" "runtime_vertex_ai" {
   count   = var.runtime_vertex_ai ? 1 : 0
   project = var.project_id
   role    = "roles/aiplatform.user"
-  member  = google_service_account.runtime.member
+  member  = local.runtime_member
 }
 
 locals {
+  # Emails and ids built from the account ids (known at plan time, and real in mocked tests);
+  # the references still order each grant after its account.
+  runtime_email  = "${google_service_account.runtime.account_id}@${google_service_account.runtime.project}.iam.gserviceaccount.com"
+  runtime_member = "serviceAccount:${local.runtime_email}"
+  runtime_id     = "projects/${google_service_account.runtime.project}/serviceAccounts/${local.runtime_email}"
+  build_email    = "${google_service_account.build.account_id}@${google_service_account.build.project}.iam.gserviceaccount.com"
+  build_member   = "serviceAccount:${local.build_email}"
+  build_id       = "projects/${google_service_account.build.project}/serviceAccounts/${local.build_email}"
+
   fn_member = {
     api         = module.api.service_account_member
     runtimeapi  = module.runtimeapi.service_account_member
@@ -125,14 +134,14 @@ resource "google_project_iam_member" "cell" {
 # (on that one account, not the project).
 resource "google_service_account_iam_member" "deployer_acts_as_runtime" {
   for_each           = local.deployers
-  service_account_id = google_service_account.runtime.name
+  service_account_id = local.runtime_id
   role               = "roles/iam.serviceAccountUser"
   member             = local.fn_member[each.value]
 }
 
 resource "google_service_account_iam_member" "builder_acts_as_build" {
   for_each           = local.builders
-  service_account_id = google_service_account.build.name
+  service_account_id = local.build_id
   role               = "roles/iam.serviceAccountUser"
   member             = local.fn_member[each.value]
 }

@@ -28,7 +28,7 @@ output "function_service_accounts" {
 }
 
 output "runtime_service_account" {
-  value = google_service_account.runtime.email
+  value = local.runtime_email
 }
 
 output "dead_letter_commands" {

@@ -40,7 +40,7 @@ locals {
     RUNYARD_CELLS           = join(",", [for c in local.cells : "${c.name}:${c.project}:${c.region}:${c.limit}"])
     RUNYARD_PROJECT_NUMBERS = join(",", [for p in local.cell_projects : "${p}=${data.google_project.cell[p].number}"])
     RUNTIME_INGRESS_IMAGE   = local.image["ingress"]
-    RUNTIME_SERVICE_ACCOUNT = google_service_account.runtime.email
+    RUNTIME_SERVICE_ACCOUNT = local.runtime_email
     WORKSPACE_BUCKET        = var.workspace_bucket_prefix == "" ? google_storage_bucket.workspaces[0].name : ""
     WORKSPACE_BUCKET_PREFIX = var.workspace_bucket_prefix
     WORKSPACE_PROJECT       = var.project_id
@@ -66,7 +66,7 @@ locals {
   build_env = {
     BUILD_ARTIFACT_REPO   = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.runtime_images.repository_id}"
     BUILD_REGION          = var.region
-    BUILD_SERVICE_ACCOUNT = google_service_account.build.id
+    BUILD_SERVICE_ACCOUNT = local.build_id
   }
   # BUILD_MACHINE_TYPE and BUILD_TIMEOUT keep the functions' defaults (Cloud Build's default machine, 20m).
   build_defaulted = ["BUILD_MACHINE_TYPE", "BUILD_TIMEOUT"]

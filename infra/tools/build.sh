@@ -14,13 +14,17 @@ build() { # build <module dir> <package> <cache name> <binary>
   local dir="$here/$1" pkg="$2" name="$3" bin="$4" version out
   version="$(cd "$dir" && go list -m -f '{{.Version}}' "${pkg%%/cmd/*}")"
   out="$root/$name@$version"
+  mkdir -p "$out"
+  # One build per tool at a time on this machine: later callers wait, then find the binary.
+  exec 9>"$out/.lock"
+  flock 9
   if [ ! -x "$out/$bin" ]; then
-    mkdir -p "$out"
     echo "building $name $version into $out (cold: several minutes)" >&2
     (cd "$dir" && go build -trimpath -o "$out/$bin.tmp.$$" "$pkg")
     mv -f "$out/$bin.tmp.$$" "$out/$bin"
   fi
   [ -x "$out/$bin" ] || { echo "build.sh: $out/$bin missing after the build" >&2; exit 1; }
+  exec 9>&-
   echo "$out"
 }
 

@@ -23,7 +23,7 @@ module "function" {
   # Eventarc (Pub/Sub push) counts as internal traffic; nothing else may reach the service.
   ingress       = "INGRESS_TRAFFIC_INTERNAL_ONLY"
   public        = false
-  invokers      = { trigger = google_service_account.trigger.member }
+  invokers      = { trigger = local.trigger_member }
   max_instances = var.max_instances
   concurrency   = var.concurrency
   timeout       = var.timeout
@@ -36,11 +36,16 @@ resource "google_service_account" "trigger" {
   description  = "Eventarc delivers ${var.topic} to the ${var.name} function as this account (run.invoker on that service only)."
 }
 
+locals {
+  trigger_email  = "${google_service_account.trigger.account_id}@${google_service_account.trigger.project}.iam.gserviceaccount.com"
+  trigger_member = "serviceAccount:${local.trigger_email}"
+}
+
 resource "google_eventarc_trigger" "this" {
   project         = var.project_id
   location        = var.region
   name            = var.name
-  service_account = google_service_account.trigger.email
+  service_account = local.trigger_email
   labels = {
     "managed-by" = "runyard"
     "function"   = var.name

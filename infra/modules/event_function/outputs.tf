@@ -15,7 +15,7 @@ output "service_account_member" {
 }
 
 output "trigger_service_account_member" {
-  value = google_service_account.trigger.member
+  value = local.trigger_member
 }
 
 output "subscription" {

@@ -20,6 +20,12 @@ resource "google_service_account" "this" {
   description  = "Identity of the ${var.name} function (Cloud Run service ${var.name})."
 }
 
+locals {
+  # Built from the account id: known at plan time; the reference orders users after the account.
+  email  = "${google_service_account.this.account_id}@${google_service_account.this.project}.iam.gserviceaccount.com"
+  member = "serviceAccount:${local.email}"
+}
+
 resource "google_cloud_run_v2_service" "this" {
   project             = var.project_id
   location            = var.region
@@ -32,7 +38,7 @@ resource "google_cloud_run_v2_service" "this" {
   }
 
   template {
-    service_account                  = google_service_account.this.email
+    service_account                  = local.email
     timeout                          = var.timeout
     max_instance_request_concurrency = var.concurrency
     labels = {
@@ -126,5 +132,5 @@ resource "google_secret_manager_secret_iam_member" "env" {
   project   = var.project_id
   secret_id = each.value
   role      = "roles/secretmanager.secretAccessor"
-  member    = google_service_account.this.member
+  member    = local.member
 }

@@ -8,12 +8,12 @@ output "uri" {
 }
 
 output "service_account_email" {
-  value = google_service_account.this.email
+  value = local.email
 }
 
 output "service_account_member" {
   description = "serviceAccount:<email>, for IAM bindings."
-  value       = google_service_account.this.member
+  value       = local.member
 }
 
 output "ingress" {
