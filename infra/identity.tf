@@ -73,6 +73,7 @@ locals {
     runtimeapi  = module.runtimeapi.service_account_member
     buildevents = module.buildevents.service_account_member
     githubhook  = module.githubhook.service_account_member
+    stripehook  = module.stripehook.service_account_member
     sweeper     = module.sweeper.service_account_member
   }
 
@@ -92,6 +93,7 @@ locals {
     runtimeapi  = ["roles/datastore.user", "roles/secretmanager.admin", "roles/cloudbuild.builds.editor"]
     buildevents = ["roles/datastore.user", "roles/secretmanager.admin"]
     githubhook  = ["roles/datastore.user", "roles/secretmanager.secretAccessor", "roles/cloudbuild.builds.editor"]
+    stripehook  = ["roles/datastore.user"]
     sweeper     = ["roles/datastore.user"]
   }
   project_grants = merge([

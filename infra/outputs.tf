@@ -8,6 +8,11 @@ output "runtimeapi_url" {
   value       = module.runtimeapi.uri
 }
 
+output "stripehook_url" {
+  description = "Base URL of the Stripe webhook endpoint (/v1/events)."
+  value       = module.stripehook.uri
+}
+
 output "githubhook_url" {
   description = "Base URL of repository push webhooks (/v1/hooks/{tenant}/{repo})."
   value       = module.githubhook.uri

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -12,9 +13,11 @@ import (
 	"github.com/runyard/runyard/functions/buildevents"
 	"github.com/runyard/runyard/functions/githubhook"
 	"github.com/runyard/runyard/functions/runtimeapi"
+	"github.com/runyard/runyard/functions/stripehook"
 	"github.com/runyard/runyard/functions/sweeper"
 	"github.com/runyard/runyard/shared/auth"
 	"github.com/runyard/runyard/shared/build"
+	"github.com/runyard/runyard/shared/config"
 	"github.com/runyard/runyard/shared/deploy"
 	"github.com/runyard/runyard/shared/deploy/cloudrun"
 	"github.com/runyard/runyard/shared/events"
@@ -86,6 +89,13 @@ var httpFunctions = []httpFunction{
 		return githubhook.Build(ctx, githubhook.Config{ProjectID: e.projectID, RequestTimeout: githubhook.DefaultRequestTimeout,
 			MaxBodyBytes: githubhook.DefaultMaxBodyBytes, DeliveryTTL: githubhook.DefaultDeliveryTTL},
 			githubhook.Options{Logger: logging.FromContext(ctx), Secrets: e.secrets, Prebuilder: e.builds})
+	}},
+	{name: stripehook.FunctionName, build: func(ctx context.Context, e devEnv) (http.Handler, error) {
+		// Off (501 billing_disabled) unless a signing secret is in the environment, e.g. from
+		// `stripe listen --forward-to 127.0.0.1:8080/stripehook/v1/events`.
+		return stripehook.Build(ctx, stripehook.Config{ProjectID: e.projectID, WebhookSecret: config.Secret(os.Getenv("STRIPE_WEBHOOK_SECRET")),
+			Tolerance: stripehook.DefaultTolerance, EventTTL: stripehook.DefaultEventTTL, RequestTimeout: stripehook.DefaultRequestTimeout,
+			MaxBodyBytes: stripehook.DefaultMaxBodyBytes}, stripehook.Options{Logger: logging.FromContext(ctx)})
 	}},
 }
 
