@@ -11,6 +11,10 @@ locals {
       description = "Runtimes the sweeper failed because they stayed in deploying past STUCK_AFTER."
       filter      = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"sweeper\" AND jsonPayload.message=\"swept\" AND jsonPayload.action=\"fail_stuck\""
     }
+    tenants_at_budget = {
+      description = "Runtime creates and resumes the api refused because the tenant's spend reached its monthly budget (429 budget_exceeded)."
+      filter      = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"api\" AND jsonPayload.message=\"request failed\" AND jsonPayload.code=\"budget_exceeded\""
+    }
     sweep_action_failed = {
       description = "Sweeper actions (pause, archive, delete, fail, remove orphan) that failed."
       filter      = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"sweeper\" AND jsonPayload.message=\"sweep action failed\""
@@ -128,6 +132,60 @@ resource "google_monitoring_alert_policy" "sweep_failures" {
   }
 }
 
+resource "google_monitoring_alert_policy" "tenants_at_budget" {
+  project               = var.project_id
+  display_name          = "Runyard: tenants at their budget"
+  combiner              = "OR"
+  notification_channels = [for c in google_monitoring_notification_channel.email : c.id]
+  documentation {
+    content   = "The api refused runtimes because a tenant's spend this month reached its budget (jsonPayload.code=\"budget_exceeded\"). The billing code logs no earlier \"near budget\" signal yet; this fires at the budget. Check the tenant's usage (GET /v1/tenants/{t}/usage) and budget."
+    mime_type = "text/markdown"
+  }
+
+  conditions {
+    display_name = "budget_exceeded answers, 1 h"
+    condition_threshold {
+      filter          = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.this["tenants_at_budget"].name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "3600s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+}
+
+# Usage events Eventarc gave up delivering to the usage function land on usage-dead-letter
+# (once dead_letter_commands has attached it): periods that never reached Stripe.
+resource "google_monitoring_alert_policy" "stripe_forwarding" {
+  project               = var.project_id
+  display_name          = "Runyard: usage not forwarded to Stripe"
+  combiner              = "OR"
+  notification_channels = [for c in google_monitoring_notification_channel.email : c.id]
+  documentation {
+    content   = "Usage events were dead-lettered (topic usage-dead-letter, subscription usage-dead-letter): the usage function failed them max-delivery-attempts times, so those periods are not billed. Read the usage function's logs, fix the cause, then republish the messages from the usage-dead-letter subscription to usage."
+    mime_type = "text/markdown"
+  }
+
+  conditions {
+    display_name = "messages published to usage-dead-letter"
+    condition_threshold {
+      filter          = "resource.type = \"pubsub_topic\" AND resource.labels.topic_id = \"${google_pubsub_topic.dead_letter["usage"].name}\" AND metric.type = \"pubsub.googleapis.com/topic/send_message_operation_count\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+}
+
 resource "google_monitoring_dashboard" "runyard" {
   project = var.project_id
   dashboard_json = jsonencode({
@@ -189,7 +247,7 @@ resource "google_monitoring_dashboard" "runyard" {
         {
           width = 6, height = 4, xPos = 6, yPos = 4
           widget = {
-            title = "Sweeper: stuck runtimes failed, actions failed"
+            title = "Runtimes failed as stuck, sweep failures, budget refusals"
             xyChart = {
               dataSets = [for m in keys(local.log_metrics) : {
                 plotType = "STACKED_BAR"

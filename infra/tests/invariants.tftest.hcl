@@ -36,6 +36,10 @@ run "functions_facing_callers_are_public_and_authenticate_themselves" {
     condition     = module.stripehook.ingress == "INGRESS_TRAFFIC_ALL" && toset(module.stripehook.invoker_members) == toset(["allUsers"])
     error_message = "stripehook is called by Stripe without Google credentials: internet ingress, allUsers invoker."
   }
+  assert {
+    condition     = module.stripehook.ingress == "INGRESS_TRAFFIC_ALL" && toset(module.stripehook.invoker_members) == toset(["allUsers"])
+    error_message = "stripehook is called by Stripe without Google credentials: internet ingress, allUsers invoker."
+  }
 }
 
 run "event_functions_are_internal_and_invoked_only_by_their_trigger" {
