@@ -96,6 +96,12 @@ variable "rate_limit_per_minute" {
   default     = 1200
 }
 
+variable "domain_iap" {
+  description = "Domain mode: IAP on the load balancer's backend (the gateway verifies its JWT: IAP_AUDIENCE). Every host then needs an IAP sign-in first, so token-mode runtimes (OpenHands calling the agent server-to-server) and public previews need it off (functions/gateway/README.md)."
+  type        = bool
+  default     = true
+}
+
 variable "gateway_iap_members" {
   description = "Domain mode: who passes IAP in front of the gateway (roles/iap.httpsResourceAccessor). The gateway authorizes each runtime itself."
   type        = list(string)
