@@ -18,7 +18,7 @@ module "sweeper" {
   # Only RUNYARD_CELLS and RUNYARD_PROJECT_NUMBERS matter to the sweeper; it gets the whole
   # runtime configuration so its cloudrun.EnvConfig matches the deployers'.
   env       = merge(local.store_env, local.runtime_env, {})
-  defaulted = concat(local.runtime_defaulted, ["LOG_LEVEL", "MAX_PER_TICK", "STUCK_AFTER", "LEASE_TTL", "TICK_TIMEOUT"])
+  defaulted = concat(local.runtime_defaulted, local.billing_defaulted, ["LOG_LEVEL", "MAX_PER_TICK", "STUCK_AFTER", "LEASE_TTL", "TICK_TIMEOUT"])
 
   depends_on = [google_project_service.this]
 }

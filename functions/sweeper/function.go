@@ -20,6 +20,8 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
+	"github.com/runyard/runyard/shared/billing"
+	"github.com/runyard/runyard/shared/billing/stripe"
 	"github.com/runyard/runyard/shared/build"
 	"github.com/runyard/runyard/shared/config"
 	"github.com/runyard/runyard/shared/deploy"
@@ -55,6 +57,9 @@ type Config struct {
 	// Runtimes says where runtime services live (only RUNYARD_CELLS and
 	// RUNYARD_PROJECT_NUMBERS are used: the sweeper deploys nothing).
 	Runtimes cloudrun.EnvConfig
+	// Billing: whether billing is on and the unit prices budgets are counted in; running
+	// runtimes of tenants past due or over budget are paused.
+	Billing stripe.EnvConfig
 }
 
 // Validate reports every problem at once.
@@ -70,6 +75,7 @@ func (c *Config) Validate() error {
 	p.Check(err != nil || len(cells) > 0, "RUNYARD_CELLS needs at least one cell (name:project:region:limit)")
 	_, err = deploy.ParseProjectNumbers(c.Runtimes.ProjectNumbers)
 	p.Add(err)
+	p.Add(c.Billing.Validate())
 	return p.Err()
 }
 
@@ -139,5 +145,9 @@ func Build(ctx context.Context, cfg Config, opts Options) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewHandler(sw.WithUsage(use), cfg.TickTimeout, opts.Logger)
+	bill, err := cfg.Billing.NewService(st, billing.TotalsOf(use))
+	if err != nil {
+		return nil, fmt.Errorf("sweeper: billing: %w", err)
+	}
+	return NewHandler(sw.WithUsage(use).WithGate(bill.Check), cfg.TickTimeout, opts.Logger)
 }

@@ -10,8 +10,14 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/runyard/runyard/functions/sweeper"
+	"github.com/runyard/runyard/shared/billing"
+	"github.com/runyard/runyard/shared/billing/stripe"
 	"github.com/runyard/runyard/shared/config"
 )
+
+// billingDefaults is the billing configuration of an environment without billing settings:
+// off, default prices.
+var billingDefaults = stripe.EnvConfig{Timeout: 10 * time.Second, Prices: billing.DefaultPriceConfig}
 
 func TestConfig(t *testing.T) {
 	t.Parallel()
@@ -33,9 +39,9 @@ func TestConfig(t *testing.T) {
 		wantErr string
 	}{
 		{name: "defaults", env: base, want: sweeper.Config{ProjectID: "p", FirestoreDatabase: "(default)", LogLevel: "info", MaxPerTick: 100,
-			StuckAfter: 15 * time.Minute, LeaseTTL: 5 * time.Minute, TickTimeout: 50 * time.Second}},
+			StuckAfter: 15 * time.Minute, LeaseTTL: 5 * time.Minute, TickTimeout: 50 * time.Second, Billing: billingDefaults}},
 		{name: "overrides", env: with("MAX_PER_TICK", "7", "STUCK_AFTER", "30m"), want: sweeper.Config{ProjectID: "p", FirestoreDatabase: "(default)",
-			LogLevel: "info", MaxPerTick: 7, StuckAfter: 30 * time.Minute, LeaseTTL: 5 * time.Minute, TickTimeout: 50 * time.Second}},
+			LogLevel: "info", MaxPerTick: 7, StuckAfter: 30 * time.Minute, LeaseTTL: 5 * time.Minute, TickTimeout: 50 * time.Second, Billing: billingDefaults}},
 		{name: "no project", env: with("GOOGLE_CLOUD_PROJECT", ""), wantErr: "GOOGLE_CLOUD_PROJECT is required"},
 		{name: "no cells", env: with("RUNYARD_CELLS", ""), wantErr: "RUNYARD_CELLS needs at least one cell"},
 		{name: "bad max", env: with("MAX_PER_TICK", "0"), wantErr: "MAX_PER_TICK must be positive"},

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/runyard/runyard/shared/billing"
 	"github.com/runyard/runyard/shared/deploy"
 	"github.com/runyard/runyard/shared/runtime"
 	"github.com/runyard/runyard/shared/store"
@@ -74,12 +75,37 @@ type Sweeper struct {
 	now    func() time.Time
 	log    *slog.Logger
 	usage  UsageSweeper // nil: no usage pass
+	gate   Gate         // nil: no billing pass
 }
 
 // UsageSweeper is the usage pass of each tick for one tenant: split open periods at midnights,
 // publish what a crash left in the outbox (usage.Service implements it).
 type UsageSweeper interface {
 	Sweep(ctx context.Context, tenant string) (usage.SweepReport, error)
+}
+
+// Gate says whether a tenant may run runtimes (billing.Service.Check): its
+// billing.ErrPaymentRequired or billing.ErrBudgetExceeded makes the tick pause the tenant's
+// running runtimes.
+type Gate func(ctx context.Context, tenant string) error
+
+// WithGate makes each tick pause the running runtimes of tenants g refuses.
+func (s *Sweeper) WithGate(g Gate) *Sweeper { s.gate = g; return s }
+
+// checkBilling records in t whether tenant is refused by the gate. A gate that fails for
+// another reason (the store) pauses nothing: the next tick asks again.
+func (s *Sweeper) checkBilling(ctx context.Context, t *tick, tenant string) {
+	if s.gate == nil {
+		return
+	}
+	err := s.gate(ctx, tenant)
+	switch {
+	case err == nil:
+	case errors.Is(err, billing.ErrPaymentRequired), errors.Is(err, billing.ErrBudgetExceeded):
+		t.blocked[tenant] = err.Error()
+	default:
+		s.log.WarnContext(ctx, "billing check; nothing paused for it this tick", "tenant", tenant, "error", err)
+	}
 }
 
 // WithUsage makes each tick run the usage pass for every tenant on the roster.
@@ -114,6 +140,7 @@ const (
 	ActFailVanished Action = "fail_vanished" // deploying/running whose service is gone: failed
 	ActArchiveGone  Action = "archive_gone"  // paused whose service is gone: stopped
 	ActRemoveOrphan Action = "remove_orphan" // a service of ours that no live record owns
+	ActPauseBilling Action = "pause_billing" // running, of a tenant past due or over its budget
 )
 
 // Report is what one tick did.
@@ -138,6 +165,7 @@ type tick struct {
 	report   Report
 	services map[string]map[string]deploy.Listed // cell → service → listed; a cell missing: List failed
 	live     map[string]bool                     // "cell/service" of records that own a service
+	blocked  map[string]string                   // tenant → why it may not run runtimes (billing)
 }
 
 // candidate is one decided action.
@@ -153,7 +181,7 @@ type candidate struct {
 // failed); the failures of single actions are logged, counted and retried on a later tick.
 func (s *Sweeper) Tick(ctx context.Context) (Report, error) {
 	t := &tick{now: s.now(), budget: s.set.MaxPerTick, report: Report{Done: map[Action]int{}},
-		services: map[string]map[string]deploy.Listed{}, live: map[string]bool{}}
+		services: map[string]map[string]deploy.Listed{}, live: map[string]bool{}, blocked: map[string]string{}}
 	seen := map[string]bool{}
 	if s.lister != nil {
 		for _, c := range s.cells {
@@ -225,6 +253,7 @@ func (s *Sweeper) listAll(ctx context.Context, tenant string, state runtime.Stat
 // sweepTenant examines the tenant's runtimes that may need an action, and reports whether the
 // tenant still has any the sweeper must come back for.
 func (s *Sweeper) sweepTenant(ctx context.Context, t *tick, tenant string) (bool, error) {
+	s.checkBilling(ctx, t, tenant)
 	u, err := s.rts.Usage(ctx, tenant)
 	if err != nil {
 		return false, fmt.Errorf("usage: %w", err)
@@ -268,6 +297,9 @@ func (s *Sweeper) decide(t *tick, lc runtime.Lifecycle, r runtime.Runtime) Actio
 			return ActFailVanished
 		}
 	case runtime.StateRunning:
+		if why := t.blocked[r.Tenant]; why != "" && !s.vanished(t, r, since) {
+			return ActPauseBilling
+		}
 		if s.vanished(t, r, since) {
 			return ActFailVanished
 		}
@@ -434,7 +466,7 @@ func (s *Sweeper) act(ctx context.Context, t *tick, c candidate) (bool, error) {
 		return false, nil
 	}
 	switch c.act {
-	case ActPause:
+	case ActPause, ActPauseBilling:
 		_, err = s.orch.Do(ctx, r.Tenant, r.ID, runtime.ActionPause)
 	case ActArchive, ActArchiveGone:
 		_, err = s.orch.Do(ctx, r.Tenant, r.ID, runtime.ActionStop)
