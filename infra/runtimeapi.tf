@@ -17,7 +17,7 @@ module "runtimeapi" {
     RUNYARD_API_URL = local.run_url["api"]
   })
   defaulted = concat(local.build_defaulted, local.runtime_defaulted, local.billing_defaulted, [
-    "LOG_LEVEL", "REQUEST_TIMEOUT", "MAX_BODY_BYTES", "ALIVE_TIMEOUT",
+    "LOG_LEVEL", "REQUEST_TIMEOUT", "MAX_BODY_BYTES", "ALIVE_TIMEOUT", "WHITELABEL_CACHE_TTL",
   ])
 
   depends_on = [google_project_service.this]

@@ -13,6 +13,7 @@ import (
 
 	"github.com/runyard/runyard/shared/billing"
 	"github.com/runyard/runyard/shared/deploy"
+	"github.com/runyard/runyard/shared/hosts"
 	"github.com/runyard/runyard/shared/httpx"
 	"github.com/runyard/runyard/shared/logging"
 	"github.com/runyard/runyard/shared/runtime"
@@ -98,13 +99,40 @@ func detail(err, sentinel error) string {
 	return text
 }
 
-func (s *Server) answer(r runtime.Runtime) RuntimeAnswer {
-	return RuntimeAnswer{Runtime: r, URLs: s.urls(r)}
+func (s *Server) answer(ctx context.Context, r runtime.Runtime) RuntimeAnswer {
+	return RuntimeAnswer{Runtime: r, URLs: s.urls(r, s.runtimeDomain(ctx, r.Tenant))}
 }
 
-// urls are the runtime's URLs: in the cloud under its service URL (the ingress routes
-// /vscode/ and /_port/{n}/), locally the preview hosts of runyard dev.
-func (s *Server) urls(r runtime.Runtime) URLs {
+// runtimeDomain is the domain tenant's runtime URLs use in domain mode (its verified custom
+// domain, else RUNTIME_DOMAIN), "" in direct mode. A failed lookup falls back to the platform's
+// domain, which serves every tenant.
+func (s *Server) runtimeDomain(ctx context.Context, tenant string) string {
+	d, err := s.lookup.RuntimeDomain(ctx, tenant)
+	if err != nil {
+		logging.FromContext(ctx).WarnContext(ctx, "runtime domain lookup failed; using the platform's", "tenant", tenant, "error", err)
+		return s.cfg.Runtimes.RuntimeDomain
+	}
+	return d
+}
+
+// urls are the runtime's URLs. In domain mode (domain set) they are the gateway's hosts
+// (shared/hosts): {runtime}.{domain} for the agent, vscode-{runtime}.… for VS Code and
+// {port}-{runtime}.… (work-1-/work-2- for 12000/12001) for previews, known from creation on.
+// In direct mode they are under the service URL (the ingress routes /vscode/ and /_port/{n}/),
+// and locally the preview hosts of runyard dev.
+func (s *Server) urls(r runtime.Runtime, domain string) URLs {
+	if domain != "" {
+		if r.State == runtime.StateDeleted {
+			return URLs{}
+		}
+		scheme := s.cfg.Runtimes.Scheme()
+		u := URLs{Agent: hosts.URL(scheme, r.ID, deploy.PortAgent, domain),
+			VSCode: hosts.URL(scheme, r.ID, deploy.PortVSCode, domain) + "/?tkn=" + r.VSCodeToken, Previews: map[string]string{}}
+		for _, p := range r.Ports {
+			u.Previews[strconv.Itoa(p)] = hosts.URL(scheme, r.ID, p, domain) + "/"
+		}
+		return u
+	}
 	if r.URL == "" {
 		return URLs{}
 	}
@@ -143,7 +171,7 @@ func (s *Server) handleCreateRuntime(w http.ResponseWriter, r *http.Request, c t
 	}
 	s.tenancy.Audit(r.Context(), c, t, tenancy.ActRuntimeCreate, "runtimes/"+rt.ID, tenancy.OutcomeSuccess, "state "+string(rt.State))
 	w.Header().Set("Location", "/v1/tenants/"+t+"/runtimes/"+rt.ID)
-	httpx.JSON(w, r, http.StatusAccepted, s.answer(rt))
+	httpx.JSON(w, r, http.StatusAccepted, s.answer(r.Context(), rt))
 	return nil
 }
 
@@ -216,8 +244,9 @@ func (s *Server) listRuntimes(ctx context.Context, c tenancy.Caller, t string, q
 		return tenancy.Page[RuntimeAnswer]{}, err
 	}
 	page := tenancy.Page[RuntimeAnswer]{Items: make([]RuntimeAnswer, len(recs)), NextCursor: next}
+	domain := s.runtimeDomain(ctx, t)
 	for i, rec := range recs {
-		page.Items[i] = s.answer(rec)
+		page.Items[i] = RuntimeAnswer{Runtime: rec, URLs: s.urls(rec, domain)}
 	}
 	return page, nil
 }
@@ -244,7 +273,7 @@ func (s *Server) getRuntime(ctx context.Context, c tenancy.Caller, t, id string)
 		return RuntimeAnswer{}, runtimeError(err)
 	}
 	s.touch(ctx, rt)
-	return s.answer(rt), nil
+	return s.answer(ctx, rt), nil
 }
 
 // touch records an API call about a runtime as activity (best effort).
@@ -363,7 +392,7 @@ func (s *Server) runtimeAction(w http.ResponseWriter, r *http.Request, c tenancy
 		httpx.JSON(w, r, http.StatusNoContent, nil)
 		return nil
 	}
-	httpx.JSON(w, r, http.StatusAccepted, s.answer(rt))
+	httpx.JSON(w, r, http.StatusAccepted, s.answer(r.Context(), rt))
 	return nil
 }
 

@@ -30,6 +30,8 @@ type Config struct {
 	ActivityBaseURL string `env:"RUNYARD_API_URL"`
 	// AliveTimeout bounds the readiness check GET {url}/alive done while answering.
 	AliveTimeout time.Duration `env:"ALIVE_TIMEOUT, default=3s"`
+	// WhitelabelCacheTTL is how long an instance keeps a tenant's runtime domain (domain mode).
+	WhitelabelCacheTTL time.Duration `env:"WHITELABEL_CACHE_TTL, default=30s"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL, default=info"`
 	// RequestTimeout is each request's deadline.
@@ -45,6 +47,7 @@ func (c *Config) Validate() error {
 	p.Add(c.Runtimes.Validate())
 	p.Add(c.Billing.Validate())
 	p.Check(c.AliveTimeout > 0 && c.AliveTimeout <= 10*time.Second, "ALIVE_TIMEOUT must be in (0, 10s], got %s", c.AliveTimeout)
+	p.Check(c.WhitelabelCacheTTL >= 0 && c.WhitelabelCacheTTL <= time.Hour, "WHITELABEL_CACHE_TTL must be in [0, 1h], got %s", c.WhitelabelCacheTTL)
 	p.Check(c.RequestTimeout > 0 && c.RequestTimeout <= 10*time.Minute, "REQUEST_TIMEOUT must be in (0, 10m], got %s", c.RequestTimeout)
 	p.Check(c.MaxBodyBytes >= 1024 && c.MaxBodyBytes <= 1<<30, "MAX_BODY_BYTES must be 1 KiB to 1 GiB, got %d", c.MaxBodyBytes)
 	return p.Err()

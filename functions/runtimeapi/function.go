@@ -33,6 +33,7 @@ import (
 	"github.com/runyard/runyard/shared/store/firestore"
 	"github.com/runyard/runyard/shared/tenancy"
 	"github.com/runyard/runyard/shared/usage"
+	"github.com/runyard/runyard/shared/whitelabel"
 )
 
 // FunctionName is the function's name everywhere: folder, FunctionName, image, service.
@@ -126,7 +127,11 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 			return nil, fmt.Errorf("runtimeapi: sources: %w", err)
 		}
 	}
-	s := &Server{cfg: cfg, authn: an, runtimes: orch, http: hc, local: opts.LocalImages, store: st, builds: builds, sources: src}
+	lk, err := whitelabel.NewLookup(st, whitelabel.LookupConfig{Platform: cfg.Runtimes.RuntimeDomain, TTL: cfg.WhitelabelCacheTTL})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, authn: an, runtimes: orch, http: hc, local: opts.LocalImages, store: st, builds: builds, sources: src, lookup: lk}
 	return httpx.Stack(s.Routes(), httpx.Options{
 		Logger: opts.Logger, ProjectID: cfg.ProjectID, MaxBody: cfg.MaxBodyBytes, Timeout: cfg.RequestTimeout,
 	}), nil

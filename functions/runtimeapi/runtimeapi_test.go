@@ -48,14 +48,21 @@ type env struct {
 	builds *build.Service
 	run    *deploytest.FakeCloudRun
 	alive  atomic.Bool // whether the sandbox's /alive answers 200
+	// aliveHost is the scheme://host the last readiness check was sent to.
+	aliveHost atomic.Value
 	// keys: "acme" (runtimes scope), "other" (another tenant, runtimes scope), "noscope".
 	keys map[string]string
 }
 
-// rewrite sends every request to the local sandbox server, whatever its host.
-type rewrite struct{ target *url.URL }
+// rewrite sends every request to the local sandbox server, whatever its host, and records the
+// scheme://host it was meant for.
+type rewrite struct {
+	target *url.URL
+	host   *atomic.Value
+}
 
 func (rw rewrite) RoundTrip(r *http.Request) (*http.Response, error) {
+	rw.host.Store(r.URL.Scheme + "://" + r.URL.Host)
 	r = r.Clone(r.Context())
 	r.URL.Scheme, r.URL.Host = rw.target.Scheme, rw.target.Host
 	return http.DefaultTransport.RoundTrip(r)
@@ -65,6 +72,12 @@ func newEnv(tb testing.TB, local bool) *env { tb.Helper(); return newEnvWith(tb,
 
 // newEnvWith can also offer image builds (an Artifact Registry repo and a fake GCS bucket).
 func newEnvWith(tb testing.TB, local, builds bool) *env {
+	tb.Helper()
+	return newEnvDomain(tb, local, builds, "")
+}
+
+// newEnvDomain is newEnvWith in domain mode when runtimeDomain is set (RUNTIME_DOMAIN).
+func newEnvDomain(tb testing.TB, local, builds bool, runtimeDomain string) *env {
 	tb.Helper()
 	ctx := context.Background()
 	st := storetest.NewEmulatorStore(tb)
@@ -85,7 +98,7 @@ func newEnvWith(tb testing.TB, local, builds bool) *env {
 		AliveTimeout: 5 * time.Second,
 		Runtimes: deployrun.EnvConfig{Cells: []string{"c1:test-project:us-central1:10"},
 			IngressImage: "us-docker.pkg.dev/runyard/ingress:1", ServiceAccount: "runtimes@test-project.iam.gserviceaccount.com",
-			ProjectNumbers: []string{"test-project=123456789012"}}}
+			ProjectNumbers: []string{"test-project=123456789012"}, RuntimeDomain: runtimeDomain}}
 	if err := cfg.Validate(); err != nil {
 		tb.Fatal(err)
 	}
@@ -114,7 +127,7 @@ func newEnvWith(tb testing.TB, local, builds bool) *env {
 		Sources:     src,
 		Builder:     builder,
 		Deployer:    deployrun.NewFromClients(runClient, iapClient, deployrun.Config{ProjectNumbers: numbers}),
-		HTTPClient:  &http.Client{Transport: rewrite{target}},
+		HTTPClient:  &http.Client{Transport: rewrite{target, &e.aliveHost}},
 		LocalImages: local,
 	})
 	if err != nil {

@@ -17,12 +17,14 @@ import (
 	"github.com/runyard/runyard/shared/build"
 	"github.com/runyard/runyard/shared/deploy"
 	"github.com/runyard/runyard/shared/detect"
+	"github.com/runyard/runyard/shared/hosts"
 	"github.com/runyard/runyard/shared/httpx"
 	"github.com/runyard/runyard/shared/logging"
 	"github.com/runyard/runyard/shared/runtime"
 	"github.com/runyard/runyard/shared/sources"
 	"github.com/runyard/runyard/shared/store"
 	"github.com/runyard/runyard/shared/tenancy"
+	"github.com/runyard/runyard/shared/whitelabel"
 )
 
 // Ports every OpenHands runtime gets: the agent on deploy.PortAgent (60000), VS Code on
@@ -54,6 +56,8 @@ type Server struct {
 	store    store.Store
 	builds   *build.Service
 	sources  sources.Store
+	// lookup finds each tenant's runtime domain in domain mode.
+	lookup *whitelabel.Lookup
 }
 
 // Routes returns the function's routes.
@@ -260,17 +264,33 @@ func statusOf(st runtime.State, alive bool) (status, pod string) {
 	return StatusError, PodFailed
 }
 
-// URLs are a runtime's addresses. The ingress serves the agent at the service URL, VS Code
-// under /vscode/ and app ports under /_port/{n}/ (path mode).
+// URLs are a runtime's addresses. In domain mode they are the gateway's hosts (shared/hosts),
+// OpenHands' subdomain scheme: the agent at {runtime}.{domain}, VS Code at vscode-{runtime}.…,
+// app ports at work-1-/work-2-{runtime}.… (12000/12001) and {port}-{runtime}.…, so the V1
+// frontend, which derives vscode-<host> and work-N-<host> from the agent URL's host, finds
+// them. In direct mode the ingress serves the agent at the service URL, VS Code under
+// /vscode/ and app ports under /_port/{n}/ (path mode).
 type URLs struct {
 	Agent     string
 	VSCode    string
 	WorkHosts map[string]int
 }
 
-// urlsOf builds every URL of a runtime; it is the only place that does.
-func urlsOf(r runtime.Runtime) URLs {
+// urlsOf builds every URL of a runtime; it is the only place that does. domain is the runtime
+// domain in domain mode, "" in direct mode; scheme is domain mode's (https, http locally).
+func urlsOf(r runtime.Runtime, domain, scheme string) URLs {
 	u := URLs{WorkHosts: map[string]int{}}
+	if domain != "" {
+		if r.State == runtime.StateDeleted {
+			return u
+		}
+		u.Agent = hosts.URL(scheme, r.ID, deploy.PortAgent, domain)
+		u.VSCode = hosts.URL(scheme, r.ID, deploy.PortVSCode, domain) + "/?tkn=" + r.VSCodeToken + "&folder=%2Fworkspace"
+		for _, p := range r.Ports {
+			u.WorkHosts[hosts.URL(scheme, r.ID, p, domain)] = p
+		}
+		return u
+	}
 	if r.URL == "" {
 		return u
 	}
@@ -283,23 +303,42 @@ func urlsOf(r runtime.Runtime) URLs {
 	return u
 }
 
+// urls are r's URLs: in domain mode under its tenant's runtime domain (a verified custom
+// domain, else RUNTIME_DOMAIN; the platform's when the lookup fails, as it serves every tenant).
+func (s *Server) urls(ctx context.Context, r runtime.Runtime) URLs {
+	domain := s.cfg.Runtimes.RuntimeDomain
+	if domain != "" {
+		d, err := s.lookup.RuntimeDomain(ctx, r.Tenant)
+		if err != nil {
+			logging.FromContext(ctx).WarnContext(ctx, "runtime domain lookup failed; using the platform's", "tenant", r.Tenant, "error", err)
+		} else {
+			domain = d
+		}
+	}
+	return urlsOf(r, domain, s.cfg.Runtimes.Scheme())
+}
+
 // answer is the Runtime object of r; alive says whether its /alive answered.
-func answer(r runtime.Runtime, alive bool) Runtime {
+func (s *Server) answer(ctx context.Context, r runtime.Runtime, alive bool) Runtime {
+	return answerWith(r, s.urls(ctx, r), alive)
+}
+
+func answerWith(r runtime.Runtime, u URLs, alive bool) Runtime {
 	status, pod := statusOf(r.State, alive)
-	u := urlsOf(r)
 	return Runtime{RuntimeID: r.ID, SessionID: r.SessionID, URL: u.Agent, SessionAPIKey: r.SessionAPIKey,
 		Status: status, PodStatus: pod, WorkHosts: u.WorkHosts, VSCodeURL: u.VSCode, Image: r.Image,
 		RestartReasons: []string{}, Error: r.Reason}
 }
 
-// alive reports whether GET {url}/alive answers 2xx through the ingress, within a short timeout.
-func (s *Server) alive(ctx context.Context, r runtime.Runtime) bool {
-	if r.State != runtime.StateRunning || r.URL == "" {
+// alive reports whether GET {agent}/alive answers 2xx through the public path (the gateway in
+// domain mode, the ingress in direct mode), within a short timeout.
+func (s *Server) alive(ctx context.Context, r runtime.Runtime, agent string) bool {
+	if r.State != runtime.StateRunning || r.URL == "" || agent == "" {
 		return false
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.AliveTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(r.URL, "/")+"/alive", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, agent+"/alive", nil)
 	if err != nil {
 		return false
 	}
@@ -318,7 +357,8 @@ func (s *Server) view(ctx context.Context, r runtime.Runtime) (Runtime, error) {
 	if err != nil {
 		return Runtime{}, runtimeError(err)
 	}
-	return answer(r, s.alive(ctx, r)), nil
+	u := s.urls(ctx, r)
+	return answerWith(r, u, s.alive(ctx, r, u.Agent)), nil
 }
 
 // bySession returns the tenant's newest runtime of a session (not deleted).
@@ -396,7 +436,7 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request, c tenancy.C
 			if err != nil {
 				return runtimeError(err)
 			}
-			writeJSON(w, http.StatusOK, answer(rt, false))
+			writeJSON(w, http.StatusOK, s.answer(r.Context(), rt, false))
 			return nil
 		}
 	} else if !isNotFound(err) {
@@ -411,7 +451,7 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request, c tenancy.C
 		// A refused deploy has already recorded the runtime as failed, with no service behind.
 		return runtimeError(err)
 	}
-	writeJSON(w, http.StatusOK, answer(rt, false))
+	writeJSON(w, http.StatusOK, s.answer(r.Context(), rt, false))
 	return nil
 }
 
@@ -597,7 +637,7 @@ func (s *Server) action(a runtime.Action) handlerFunc {
 		if err := s.runtimes.Runtimes().Touch(r.Context(), rt.Tenant, rt.ID, time.Now()); err != nil {
 			logging.FromContext(r.Context()).WarnContext(r.Context(), "record runtime activity", "runtime", rt.ID, "error", err)
 		}
-		writeJSON(w, http.StatusOK, answer(rt, false))
+		writeJSON(w, http.StatusOK, s.answer(r.Context(), rt, false))
 		return nil
 	}
 }
@@ -622,7 +662,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, c tenancy.Ca
 			if rt.State == runtime.StateDeleted || rt.SessionID == "" {
 				continue
 			}
-			out.Runtimes = append(out.Runtimes, answer(rt, rt.State == runtime.StateRunning))
+			out.Runtimes = append(out.Runtimes, s.answer(r.Context(), rt, rt.State == runtime.StateRunning))
 		}
 		if next == "" || len(out.Runtimes) >= 5000 {
 			break

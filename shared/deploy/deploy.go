@@ -90,6 +90,9 @@ type Spec struct {
 	// Env is the app's environment; every Deployer also sets RUNTIME_ID and RUNTIME_URL (and
 	// PORT where the platform does not), so Env must not.
 	Env map[string]string
+	// PublicURL is the runtime's public agent URL in domain mode (https://{runtime}.{domain});
+	// Deployers give it as RUNTIME_URL instead of their own service URL. Empty: direct mode.
+	PublicURL string
 	// WorkspaceBucket is the tenant's workspace bucket; the runtime mounts its own prefix of it
 	// at /workspace (cloud). Empty: the deployer's configured bucket, if any.
 	WorkspaceBucket string

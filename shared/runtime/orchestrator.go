@@ -35,6 +35,9 @@ type OrchestratorConfig struct {
 	// Workspace returns the tenant's workspace bucket, creating it if needed (nil: the
 	// deployer's own workspace setting applies).
 	Workspace func(ctx context.Context, tenant string) (string, error)
+	// PublicURL returns the runtime's public agent URL in domain mode (nil or "": direct mode);
+	// the deployer gives it to the runtime as RUNTIME_URL.
+	PublicURL func(ctx context.Context, r Runtime) string
 	// GrantSecrets gives member (the runtime's identity) read access to exactly the named
 	// secrets of the tenant (secrets.Manager.GrantAccess). Required when runtimes use secrets.
 	GrantSecrets func(ctx context.Context, tenant string, names []string, member string) error
@@ -195,6 +198,9 @@ func (o *Orchestrator) spec(r Runtime) deploy.Spec {
 // back its capacity and leaves no service behind.
 func (o *Orchestrator) deploy(ctx context.Context, r Runtime) (Runtime, error) {
 	spec := o.spec(r)
+	if o.cfg.PublicURL != nil {
+		spec.PublicURL = o.cfg.PublicURL(ctx, r)
+	}
 	err := o.grant(ctx, spec)
 	if err == nil && o.cfg.Workspace != nil {
 		if spec.WorkspaceBucket, err = o.cfg.Workspace(ctx, r.Tenant); err != nil {

@@ -224,7 +224,10 @@ func (d *Deployer) BuildService(spec deploy.Spec) (*runpb.Service, error) {
 	for _, k := range slices.Sorted(maps.Keys(spec.Env)) {
 		runtimeEnv = append(runtimeEnv, envValue(k, spec.Env[k]))
 	}
-	if n, err := cfg.projectNumber(spec.Cell.Project); err == nil {
+	if spec.PublicURL != "" {
+		// Domain mode: the gateway's host, what OpenHands derives vscode-/work-N- hosts from.
+		runtimeEnv = append(runtimeEnv, envValue("RUNTIME_URL", spec.PublicURL))
+	} else if n, err := cfg.projectNumber(spec.Cell.Project); err == nil {
 		// Cloud Run's deterministic URL, known before the service exists.
 		runtimeEnv = append(runtimeEnv, envValue("RUNTIME_URL", DeterministicURL(spec.Service, n, spec.Cell.Region)))
 	}

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -138,7 +139,7 @@ func (d *Driver) environ(s snapshot, home string, secretEnv []string) []string {
 		env = append(env, k+"="+s.spec.Env[k])
 	}
 	env = append(env, secretEnv...)
-	return append(env, "HOST=127.0.0.1", "PORT="+strconv.Itoa(s.port), "RUNTIME_ID="+s.spec.RuntimeID, "RUNTIME_URL="+s.url())
+	return append(env, "HOST=127.0.0.1", "PORT="+strconv.Itoa(s.port), "RUNTIME_ID="+s.spec.RuntimeID, "RUNTIME_URL="+cmp.Or(s.spec.PublicURL, s.url()))
 }
 
 // start runs the service's start command. svc.op is held. On error the returned process is

@@ -13,9 +13,12 @@ import (
 	"github.com/runyard/runyard/shared/deploy"
 	"github.com/runyard/runyard/shared/deploy/cloudrun"
 	"github.com/runyard/runyard/shared/events"
+	"github.com/runyard/runyard/shared/hosts"
+	"github.com/runyard/runyard/shared/logging"
 	"github.com/runyard/runyard/shared/runtime"
 	"github.com/runyard/runyard/shared/store"
 	"github.com/runyard/runyard/shared/usage"
+	"github.com/runyard/runyard/shared/whitelabel"
 )
 
 // Params are what the orchestrator is built from.
@@ -72,7 +75,12 @@ func Orchestrator(ctx context.Context, p Params) (*runtime.Orchestrator, deploy.
 	if err != nil {
 		return nil, nil, err
 	}
+	publicURL, err := PublicURL(p.Env, p.Store)
+	if err != nil {
+		return nil, nil, err
+	}
 	orch, err := runtime.NewOrchestrator(rts, dep, p.Builds, runtime.OrchestratorConfig{
+		PublicURL:      publicURL,
 		IngressImage:   p.Env.IngressImage,
 		Workspace:      ws,
 		ServiceAccount: func(string) string { return p.Env.ServiceAccount },
@@ -84,4 +92,30 @@ func Orchestrator(ctx context.Context, p Params) (*runtime.Orchestrator, deploy.
 		return nil, nil, err
 	}
 	return orch, dep, nil
+}
+
+// PublicURL returns, in domain mode (RUNTIME_DOMAIN set), the function that gives a runtime's
+// public agent URL — https://{runtime}.{domain} under its tenant's verified custom domain, else
+// the platform's (also when the lookup fails: it serves every tenant) — and nil in direct mode.
+// It reads the tenant's domains on every deploy (deploys are rare; nothing is cached), so a
+// runtime deployed right after a verification already uses the new domain.
+func PublicURL(env cloudrun.EnvConfig, st store.Store) (func(context.Context, runtime.Runtime) string, error) {
+	if env.RuntimeDomain == "" {
+		return nil, nil
+	}
+	lk, err := whitelabel.NewLookup(st, whitelabel.LookupConfig{Platform: env.RuntimeDomain})
+	if err != nil {
+		return nil, err
+	}
+	scheme := env.Scheme()
+	return func(ctx context.Context, r runtime.Runtime) string {
+		d, err := lk.RuntimeDomain(ctx, r.Tenant)
+		if err != nil || d == "" {
+			if err != nil {
+				logging.FromContext(ctx).WarnContext(ctx, "runtime domain lookup failed; using the platform's", "tenant", r.Tenant, "error", err)
+			}
+			d = env.RuntimeDomain
+		}
+		return hosts.URL(scheme, r.ID, deploy.PortAgent, d)
+	}, nil
 }
