@@ -206,7 +206,11 @@ func runDev(ctx context.Context, cfg devConfig, stdout, stderr io.Writer) (err e
 		return err
 	}
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	env := devEnv{projectID: cfg.projectID, dev: auth.NewDevTokens(key), base: base, secrets: sec,
+	bill, err := devBilling(ctx)
+	if err != nil {
+		return err
+	}
+	env := devEnv{projectID: cfg.projectID, dev: auth.NewDevTokens(key), base: base, secrets: sec, billing: bill,
 		builder: builder, publisher: publisher, sources: srcs, builds: builds, deployer: driver, runtimes: orch,
 		previewHost: "localhost:" + port}
 	mux := http.NewServeMux()

@@ -16,6 +16,7 @@ import (
 	"github.com/runyard/runyard/functions/stripehook"
 	"github.com/runyard/runyard/functions/sweeper"
 	"github.com/runyard/runyard/shared/auth"
+	"github.com/runyard/runyard/shared/billing/stripe"
 	"github.com/runyard/runyard/shared/build"
 	"github.com/runyard/runyard/shared/config"
 	"github.com/runyard/runyard/shared/deploy"
@@ -43,6 +44,8 @@ type devEnv struct {
 	runtimes *runtime.Orchestrator
 	// previewHost is "localhost:PORT": preview URLs are http://{port}-{runtime}.{previewHost}/.
 	previewHost string
+	// billing is the api's, runtimeapi's and sweeper's billing configuration (devBilling).
+	billing stripe.EnvConfig
 }
 
 // localCell is the one cell of the local stack.
@@ -62,6 +65,17 @@ type eventFunction struct {
 	build func(ctx context.Context, e devEnv) (func(context.Context, event.Event) error, error)
 }
 
+// devBilling is the local stack's billing configuration, from the environment like a deployed
+// function's: off unless STRIPE_SECRET_KEY is set (a test key, with STRIPE_API_URL pointing at
+// stripe-mock, or Stripe's test mode); prices from PRICE_* or their defaults.
+func devBilling(ctx context.Context) (stripe.EnvConfig, error) {
+	var b stripe.EnvConfig
+	if err := config.Load(ctx, &b); err != nil {
+		return stripe.EnvConfig{}, fmt.Errorf("billing settings: %w", err)
+	}
+	return b, nil
+}
+
 // devAudience is the ID token audience of the local stack.
 const devAudience = "runyard-local"
 
@@ -75,6 +89,7 @@ var httpFunctions = []httpFunction{
 			Repos:       repos.Config{AllowedHosts: []string{"github.com"}, HookBaseURL: e.base + "/" + githubhook.FunctionName},
 			Runtimes:    cloudrun.EnvConfig{Cells: []string{localCell(e.projectID)}, IngressImage: "local"},
 			PreviewHost: e.previewHost,
+			Billing:     e.billing,
 		}, api.Options{Logger: logging.FromContext(ctx), Dev: e.dev, Secrets: e.secrets, Builder: e.builder, Sources: e.sources,
 			Deployer: e.deployer})
 	}},
@@ -83,6 +98,7 @@ var httpFunctions = []httpFunction{
 			ProjectID: e.projectID, RequestTimeout: runtimeapi.DefaultRequestTimeout,
 			MaxBodyBytes: runtimeapi.DefaultMaxBodyBytes, AliveTimeout: runtimeapi.DefaultAliveTimeout,
 			Runtimes: cloudrun.EnvConfig{Cells: []string{localCell(e.projectID)}, IngressImage: "local"},
+			Billing:  e.billing,
 		}, runtimeapi.Options{Logger: logging.FromContext(ctx), Builder: e.builder, Deployer: e.deployer, LocalImages: true})
 	}},
 	{name: githubhook.FunctionName, build: func(ctx context.Context, e devEnv) (http.Handler, error) {
@@ -112,7 +128,7 @@ var eventFunctions = []eventFunction{
 	{name: sweeper.FunctionName, topic: TopicSweeperTick, build: func(ctx context.Context, e devEnv) (func(context.Context, event.Event) error, error) {
 		h, err := sweeper.Build(ctx, sweeper.Config{ProjectID: e.projectID, MaxPerTick: sweeper.DefaultMaxPerTick,
 			StuckAfter: sweeper.DefaultStuckAfter, LeaseTTL: sweeper.DefaultLeaseTTL, TickTimeout: sweeper.DefaultTickTimeout,
-			Runtimes: cloudrun.EnvConfig{Cells: []string{localCell(e.projectID)}, IngressImage: "local"}},
+			Runtimes: cloudrun.EnvConfig{Cells: []string{localCell(e.projectID)}, IngressImage: "local"}, Billing: e.billing},
 			sweeper.Options{Logger: logging.FromContext(ctx), Deployer: e.deployer, Publisher: e.publisher})
 		if err != nil {
 			return nil, err
