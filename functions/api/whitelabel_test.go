@@ -314,3 +314,29 @@ func FuzzAddDomainBody(f *testing.F) {
 	fx := newFixture(f)
 	f.Fuzz(func(t *testing.T, body string) { fuzzBody(t, fx, "/v1/tenants/acme/domains", body) })
 }
+
+// TestDeleteTenantReleasesDomains: deleting a tenant through the api removes its branding and
+// domains and releases its verified domain for another tenant.
+func TestDeleteTenantReleasesDomains(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.must(t, 200, "PUT", "/v1/tenants/acme/branding", f.owner, api.PutBrandingRequest{ProductName: "Acme Cloud"}, nil)
+	f.verifyDomain(t, "acme", f.owner, "acme.com")
+	if _, m := f.publicBranding(t, "app.acme.com"); m["product_name"] != "Acme Cloud" {
+		t.Fatalf("branding before deletion: %v", m)
+	}
+	f.must(t, 204, "DELETE", "/v1/tenants/acme", f.owner, nil, nil)
+	if _, m := f.publicBranding(t, "app.acme.com"); m["product_name"] != "Runyard" {
+		t.Errorf("branding after deletion: %v", m)
+	}
+	f.verifyDomain(t, "other", f.otherOwner, "acme.com")
+	// A tenant re-created with the id starts with no branding and no domains.
+	f.must(t, 201, "POST", "/v1/tenants", f.owner, api.CreateTenantRequest{ID: "acme", Name: "Acme again"}, nil)
+	var b whitelabel.TenantBranding
+	f.must(t, 200, "GET", "/v1/tenants/acme/branding", f.owner, nil, &b)
+	var page struct{ Items []whitelabel.Domain }
+	f.must(t, 200, "GET", "/v1/tenants/acme/domains", f.owner, nil, &page)
+	if b.ProductName != "" || len(page.Items) != 0 {
+		t.Errorf("re-created tenant: branding %+v, %d domains", b, len(page.Items))
+	}
+}
