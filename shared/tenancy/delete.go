@@ -16,7 +16,8 @@ const deleteBatch = 200
 // a deletion that stops half way safe to repeat by the same owner: the tenant is marked
 // deleting; the global claims of its custom domains are released (its domains stop serving
 // it); every other member and every API key goes (so no one else can act on it); then the
-// secret values and their metadata, the other domains' records, the audit log, and last the
+// secret values and their metadata, the tenant's runtime service accounts (and their grants),
+// the other domains' records, the audit log, and last the
 // owner's membership and the tenant document. Its id can be taken again afterwards.
 func (s *Service) DeleteTenant(ctx context.Context, c Caller, tenant string) error {
 	if _, err := s.Authorize(ctx, c, tenant, ActTenantDelete, "tenants/"+tenant); err != nil {
@@ -52,10 +53,15 @@ func (s *Service) DeleteTenant(ctx context.Context, c Caller, tenant string) err
 		}
 		log.InfoContext(ctx, "tenant secrets deleted", "tenant", tenant, "count", n)
 	}
+	if s.identities != nil {
+		if err := s.identities(ctx, tenant); err != nil {
+			return fmt.Errorf("%w: delete runtime identities: %w", ErrUnavailable, err)
+		}
+	}
 	// Kinds other domains keep under the tenant (builds, repository connections and their
 	// push records, branding, custom domains, the billing account) go with it; their secrets went with the
 	// secrets backend above.
-	for _, kind := range []string{KindSecrets, "builds", "repos", "repourls", "pushes", "branding", "domains", "billing", KindAudit} {
+	for _, kind := range []string{KindSecrets, "builds", "repos", "repourls", "pushes", "branding", "domains", "billing", "settings", KindAudit} {
 		if err := s.deleteAll(ctx, tenant, kind, nil); err != nil {
 			return err
 		}

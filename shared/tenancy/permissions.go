@@ -33,6 +33,8 @@ const (
 	ActUsageRead     Action = "usage.read"
 	ActBudgetWrite   Action = "budget.write"
 	ActBillingManage Action = "billing.manage"
+	ActLLMRead       Action = "llm.read"
+	ActLLMWrite      Action = "llm.write"
 )
 
 // Permissions is the permission table: the weakest member role allowed each action, and
@@ -66,6 +68,8 @@ var Permissions = map[Action]Permission{
 	ActUsageRead:     {MinRole: RoleMember},
 	ActBudgetWrite:   {MinRole: RoleAdmin},
 	ActBillingManage: {MinRole: RoleOwner},
+	ActLLMRead:       {MinRole: RoleMember},
+	ActLLMWrite:      {MinRole: RoleAdmin},
 }
 
 // Permission is one row of the table.

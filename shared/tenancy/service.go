@@ -60,7 +60,9 @@ type Service struct {
 	store   store.Store
 	newKey  NewKeyFunc
 	secrets secrets.Manager
-	now     func() time.Time
+	// identities deletes the tenant's runtime service accounts (identity.Service.DeleteTenant).
+	identities func(ctx context.Context, tenant string) error
+	now        func() time.Time
 }
 
 // Option configures a Service.
@@ -69,6 +71,12 @@ type Option func(*Service)
 // WithSecrets sets the backend holding secret values; without it secret operations answer
 // ErrUnavailable.
 func WithSecrets(m secrets.Manager) Option { return func(s *Service) { s.secrets = m } }
+
+// WithIdentities makes DeleteTenant delete the tenant's runtime identities with del
+// (identity.Service.DeleteTenant); it must be safe to repeat.
+func WithIdentities(del func(ctx context.Context, tenant string) error) Option {
+	return func(s *Service) { s.identities = del }
+}
 
 // NewService returns a Service; st and newKey must not be nil.
 func NewService(st store.Store, newKey NewKeyFunc, opts ...Option) (*Service, error) {
@@ -86,7 +94,7 @@ func NewService(st store.Store, newKey NewKeyFunc, opts ...Option) (*Service, er
 var mutating = map[Action]bool{ActTenantDelete: true, ActMemberAdd: true, ActMemberRemove: true, ActAPIKeyCreate: true,
 	ActAPIKeyRevoke: true, ActSecretPut: true, ActSecretDelete: true, ActBuildCreate: true, ActBuildCancel: true, ActReposWrite: true,
 	ActRuntimeCreate: true, ActRuntimeManage: true, ActBrandingWrite: true, ActDomainsWrite: true,
-	ActBudgetWrite: true, ActBillingManage: true}
+	ActBudgetWrite: true, ActBillingManage: true, ActLLMWrite: true}
 
 // Authorize checks that c may perform a on tenant and returns c's member role ("" for an API
 // key). A caller with no standing in the tenant gets ErrTenantNotFound, whether or not the

@@ -11,14 +11,20 @@ import (
 
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/googleapi"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
+	"github.com/runyard/runyard/shared/identity"
+	"github.com/runyard/runyard/shared/identity/iam"
 	"github.com/runyard/runyard/shared/ids"
 	"github.com/runyard/runyard/shared/workspace"
 )
 
 // Provisioner creates one bucket per tenant, named Prefix + tenant.
 type Provisioner struct {
-	client   *storage.Client
+	client *storage.Client
+	// iam edits bucket IAM policies (the gRPC client in production; see WithIAMClient).
+	iam      *storage.Client
 	project  string
 	prefix   string
 	location string
@@ -35,7 +41,59 @@ func New(client *storage.Client, project, prefix, location string) (*Provisioner
 	if location == "" {
 		location = "US"
 	}
-	return &Provisioner{client: client, project: project, prefix: prefix, location: location}, nil
+	return &Provisioner{client: client, iam: client, project: project, prefix: prefix, location: location}, nil
+}
+
+// WithIAMClient makes Grant edit bucket policies through c (storage.NewGRPCClient: the
+// transport the tests drive against an in-process fake) instead of the bucket client.
+func (p *Provisioner) WithIAMClient(c *storage.Client) *Provisioner {
+	if c != nil {
+		p.iam = c
+	}
+	return p
+}
+
+// RoleObjectUser is what a tenant's runtime identity holds on the tenant's bucket.
+const RoleObjectUser = "roles/storage.objectUser"
+
+// maxPolicyAttempts bounds Grant's read-modify-write when the policy keeps changing.
+const maxPolicyAttempts = 5
+
+// MarkerCondition keeps the marker object out of a runtime's reach: a runtime could otherwise
+// overwrite it and lock its own tenant out of the bucket.
+func MarkerCondition(bucket string) *identity.Condition {
+	return &identity.Condition{
+		Title:       "runyard-workspace-objects",
+		Description: "Runyard: the tenant's runtimes use every object but the workspace marker",
+		Expression:  fmt.Sprintf("resource.name != %q", "projects/_/buckets/"+bucket+"/objects/"+MarkerObject),
+	}
+}
+
+// Grant gives member roles/storage.objectUser on the tenant's bucket (conditioned by
+// MarkerCondition), and only on it: a bucket that is not the tenant's is refused. Idempotent.
+func (p *Provisioner) Grant(ctx context.Context, tenant, bucket, member string) error {
+	if !ids.ValidTenant(tenant) || bucket != p.Bucket(tenant) {
+		return fmt.Errorf("workspace/gcs: grant on %q: not tenant %q's workspace bucket", bucket, tenant)
+	}
+	h := p.iam.Bucket(bucket).IAM().V3()
+	for attempt := 1; ; attempt++ {
+		pol, err := h.Policy(ctx)
+		if err != nil {
+			return fmt.Errorf("%w: read bucket policy %s: %w", workspace.ErrUnavailable, bucket, err)
+		}
+		var changed bool
+		if pol.Bindings, changed = iam.Bind(pol.Bindings, RoleObjectUser, member, MarkerCondition(bucket)); !changed {
+			return nil
+		}
+		err = h.SetPolicy(ctx, pol)
+		if status.Code(err) == codes.Aborted && attempt < maxPolicyAttempts {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("%w: set bucket policy %s: %w", workspace.ErrUnavailable, bucket, err)
+		}
+		return nil
+	}
 }
 
 // Labels mark Runyard's workspace buckets.
