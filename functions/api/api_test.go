@@ -27,6 +27,8 @@ import (
 	deployrun "github.com/runyard/runyard/shared/deploy/cloudrun"
 	"github.com/runyard/runyard/shared/deploy/deploytest"
 	"github.com/runyard/runyard/shared/httpx"
+	identityiam "github.com/runyard/runyard/shared/identity/iam"
+	"github.com/runyard/runyard/shared/identity/identitytest"
 	"github.com/runyard/runyard/shared/repos/repostest"
 	"github.com/runyard/runyard/shared/secrets/secretmanager"
 	"github.com/runyard/runyard/shared/secrets/secretstest"
@@ -36,6 +38,8 @@ import (
 	"github.com/runyard/runyard/shared/stripemock/stripemocktest"
 	"github.com/runyard/runyard/shared/whitelabel"
 	"github.com/runyard/runyard/shared/whitelabel/whitelabeltest"
+	wsgcs "github.com/runyard/runyard/shared/workspace/gcs"
+	"github.com/runyard/runyard/shared/workspace/workspacetest"
 )
 
 // env is one api handler over its own emulator project, with test Google keys.
@@ -56,6 +60,10 @@ type env struct {
 	iap *deploytest.FakeIAP
 	// dns answers the TXT lookups of custom domain verification.
 	dns *whitelabeltest.DNS
+	// iam is the in-process IAM admin and project IAM the real clients talk to; storage the
+	// workspace buckets (fake-gcs-server) and their IAM (gRPC).
+	iam     *identitytest.FakeIAM
+	storage *workspacetest.FakeStorage
 }
 
 type envOptions struct {
@@ -91,9 +99,10 @@ func newEnv(tb testing.TB, opts ...envOptions) *env {
 		Repos:             repostest.Config(),
 		PublicURL:         "https://api.runyard.test",
 		Runtimes: deployrun.EnvConfig{Cells: []string{"c1:test-project:us-central1:3"},
-			IngressImage:   "us-docker.pkg.dev/runyard/ingress:1",
-			ServiceAccount: "runtimes@test-project.iam.gserviceaccount.com",
-			ProjectNumbers: []string{"test-project=123456789012"}, RuntimeDomain: o.runtimeDomain}}
+			IngressImage:          "us-docker.pkg.dev/runyard/ingress:1",
+			Identity:              deployrun.IdentityTenant,
+			WorkspaceBucketPrefix: "ryws-",
+			ProjectNumbers:        []string{"test-project=123456789012"}, RuntimeDomain: o.runtimeDomain}}
 	switch o.stripe {
 	case "":
 	case "mock":
@@ -116,8 +125,17 @@ func newEnv(tb testing.TB, opts ...envOptions) *env {
 	}
 	deployer := deployrun.NewFromClients(runClient, iapClient, deployrun.Config{ProjectNumbers: numbers})
 	dns := whitelabeltest.NewDNS(tb)
+	iamFake, adminClient, projectsClient := identitytest.NewFake(tb)
+	storageFake := workspacetest.New(tb)
+	ws, err := wsgcs.New(storageFake.GCS.Client(), "test-project", "ryws-", "US")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ws.WithIAMClient(storageFake.IAMClient(tb))
 	h, err := api.Build(context.Background(), cfg, api.Options{
-		Store: st, IDTokenOptions: []option.ClientOption{g.ClientOption()},
+		Identity:  identityiam.NewFromClients(adminClient, projectsClient),
+		Workspace: ws,
+		Store:     st, IDTokenOptions: []option.ClientOption{g.ClientOption()},
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Dev: o.dev,
 		Secrets:  secretmanager.NewFromClient(smClient, "test"),
 		Builder:  builder,
@@ -128,7 +146,8 @@ func newEnv(tb testing.TB, opts ...envOptions) *env {
 	if err != nil {
 		tb.Fatalf("api.Build: %v", err)
 	}
-	return &env{h: h, g: g, logs: logs, sm: sm, cb: cb, builds: builds, run: runFake, iap: iapFake, st: st, dns: dns}
+	return &env{h: h, g: g, logs: logs, sm: sm, cb: cb, builds: builds, run: runFake, iap: iapFake, st: st, dns: dns,
+		iam: iamFake, storage: storageFake}
 }
 
 // user returns an Authorization value for a signed-in Google user.

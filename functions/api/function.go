@@ -23,6 +23,7 @@ import (
 	"github.com/runyard/runyard/shared/config"
 	"github.com/runyard/runyard/shared/deploy"
 	"github.com/runyard/runyard/shared/httpx"
+	"github.com/runyard/runyard/shared/identity"
 	"github.com/runyard/runyard/shared/logging"
 	"github.com/runyard/runyard/shared/repos"
 	"github.com/runyard/runyard/shared/runtime/runtimeenv"
@@ -35,6 +36,7 @@ import (
 	"github.com/runyard/runyard/shared/tenancy"
 	"github.com/runyard/runyard/shared/usage"
 	"github.com/runyard/runyard/shared/whitelabel"
+	wsgcs "github.com/runyard/runyard/shared/workspace/gcs"
 )
 
 // FunctionName is the function's name everywhere: folder, FunctionName, image, service.
@@ -71,6 +73,10 @@ type Options struct {
 	Resolver whitelabel.TXTResolver
 	// Dev verifies local dev tokens. Only `runyard dev` sets it; the deployed function never does.
 	Dev authn.DevVerifier
+	// Identity replaces the IAM adapter of tenant service accounts (tests; runyard dev's local one).
+	Identity identity.Manager
+	// Workspace replaces the Cloud Storage workspace provisioner (tests).
+	Workspace *wsgcs.Provisioner
 }
 
 // Build wires the function's handler from cfg and opts.
@@ -98,8 +104,18 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 			return nil, fmt.Errorf("api: secrets: %w", err)
 		}
 	}
-	ten, err := tenancy.NewService(st, authn.NewAPIKey, tenancy.WithSecrets(sec))
+	// The identity service authorizes with tenancy, and tenancy deletes a tenant's identities
+	// with it: tenancy gets a closure over the service built just after.
+	var idsvc *identity.Service
+	tenOpts := []tenancy.Option{tenancy.WithSecrets(sec)}
+	if cfg.Runtimes.TenantIdentity() {
+		tenOpts = append(tenOpts, tenancy.WithIdentities(func(ctx context.Context, t string) error { return idsvc.DeleteTenant(ctx, t) }))
+	}
+	ten, err := tenancy.NewService(st, authn.NewAPIKey, tenOpts...)
 	if err != nil {
+		return nil, err
+	}
+	if idsvc, err = runtimeenv.IdentityService(ctx, cfg.Runtimes, st, opts.Identity, ten); err != nil {
 		return nil, err
 	}
 	ids, err := auth.NewIDTokenVerifier(ctx, cfg.Audiences, opts.IDTokenOptions...)
@@ -140,7 +156,8 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 		return nil, fmt.Errorf("api: billing: %w", err)
 	}
 	orch, dep, err := runtimeenv.Orchestrator(ctx, runtimeenv.Params{ProjectID: cfg.ProjectID, Env: cfg.Runtimes, Store: st,
-		Builds: builds, Deployer: opts.Deployer, PublicAPI: cfg.PublicURL, GrantSecrets: sec.GrantAccess, Gate: bill.Check})
+		Builds: builds, Deployer: opts.Deployer, PublicAPI: cfg.PublicURL, GrantSecrets: sec.GrantAccess, Gate: bill.Check,
+		Identity: idsvc, Workspace: opts.Workspace})
 	if err != nil {
 		return nil, err
 	}
@@ -162,6 +179,7 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 		return nil, err
 	}
 	s.billing, s.usage = bill, use
+	s.identity = idsvc
 	return httpx.Stack(s.Routes(), httpx.Options{
 		Logger: opts.Logger, ProjectID: cfg.ProjectID, MaxBody: cfg.MaxBodyBytes, Timeout: cfg.RequestTimeout,
 	}), nil

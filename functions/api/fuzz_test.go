@@ -8,7 +8,12 @@ import (
 
 // fuzzBody posts body to path and checks the answer is a 2xx or a 4xx envelope, never a 5xx.
 func fuzzBody(t *testing.T, fx *fixture, path, body string) {
-	req := httptest.NewRequest("POST", path, strings.NewReader(body))
+	fuzzMethodBody(t, fx, "POST", path, body)
+}
+
+// fuzzMethodBody is fuzzBody with another method.
+func fuzzMethodBody(t *testing.T, fx *fixture, method, path, body string) {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	req.Header.Set("Authorization", fx.owner)
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
@@ -18,7 +23,7 @@ func fuzzBody(t *testing.T, fx *fixture, path, body string) {
 	case rec.Code >= 400 && rec.Code < 500:
 		errorCode(t, rec)
 	default:
-		t.Fatalf("POST %s %q: status %d: %s", path, body, rec.Code, rec.Body)
+		t.Fatalf("%s %s %q: status %d: %s", method, path, body, rec.Code, rec.Body)
 	}
 }
 
@@ -42,4 +47,16 @@ func FuzzCreateAPIKeyBody(f *testing.F) {
 	}
 	fx := newFixture(f) // one emulator project per target; its cleanup runs when the target ends
 	f.Fuzz(func(t *testing.T, body string) { fuzzBody(t, fx, "/v1/tenants/acme/apikeys", body) })
+}
+
+func FuzzPutLLMBody(f *testing.F) {
+	for _, s := range []string{
+		`{"vertex_ai":true,"models":["gemini-2.5-pro"]}`, `{"vertex_ai":false}`, `{"vertex_ai":true,"models":[]}`,
+		`{"vertex_ai":true,"models":["gpt-5"]}`, `{"vertex_ai":"yes"}`, `{"models":[null]}`, `{"vertex_ai":true,"models":["gemini-2.5-pro","gemini-2.5-pro"]}`,
+		`{"vertex_ai":true,"models":["` + strings.Repeat("x", 5000) + `"]}`, `[]`,
+	} {
+		f.Add(s)
+	}
+	fx := newFixture(f) // one emulator project per target; its cleanup runs when the target ends
+	f.Fuzz(func(t *testing.T, body string) { fuzzMethodBody(t, fx, "PUT", "/v1/tenants/acme/llm", body) })
 }

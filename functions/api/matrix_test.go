@@ -77,6 +77,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 			[8]int{u, n, n, f4, f4, 201, f4, u}},
 		{"portal", "POST", p("/v1/tenants/acme/billing/portal"), func(int) any { return api.PortalRequest{} },
 			[8]int{u, n, n, f4, f4, 201, f4, u}},
+		{"get llm", "GET", p("/v1/tenants/acme/llm"), nil, [8]int{u, n, n, 200, 200, 200, f4, u}},
+		{"put llm", "PUT", p("/v1/tenants/acme/llm"),
+			func(int) any { return api.LLMRequest{VertexAI: true, Models: []string{"gemini-2.5-flash"}} },
+			[8]int{u, n, n, f4, 200, 200, f4, u}},
 	}
 	for _, ep := range endpoints {
 		for i, c := range callers {

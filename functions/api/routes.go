@@ -45,6 +45,7 @@ func (s *Server) Routes() http.Handler {
 
 	s.mountRepos(mux, s.repos)
 	s.mountWhitelabel(mux)
+	s.mountLLM(mux)
 
 	mux.Handle("GET /v1/tenants/{t}/runtimes", s.authed(withStateFilter(listHandler(s.listRuntimes))))
 	mux.Handle("POST /v1/tenants/{t}/runtimes", s.authed(s.handleCreateRuntime))

@@ -63,8 +63,11 @@ func TestRuntimeLifecycle(t *testing.T) {
 	if !hasRef {
 		t.Error("no secret reference in the service")
 	}
-	// The runtime's identity may read exactly that secret.
-	granted := f.sm.PoliciesWithMember("roles/secretmanager.secretAccessor", "serviceAccount:runtimes@test-project.iam.gserviceaccount.com")
+	// The runtime runs as its tenant's own identity, which may read exactly that secret.
+	if sa := svc.GetTemplate().GetServiceAccount(); sa != "rt-acme@test-project.iam.gserviceaccount.com" {
+		t.Errorf("service account %q", sa)
+	}
+	granted := f.sm.PoliciesWithMember("roles/secretmanager.secretAccessor", "serviceAccount:rt-acme@test-project.iam.gserviceaccount.com")
 	if len(granted) != 1 || !strings.HasSuffix(granted[0], "/secrets/rt-acme-OPENAI_API_KEY") {
 		t.Errorf("secret grants for the runtime identity: %v", granted)
 	}

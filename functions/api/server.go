@@ -13,6 +13,7 @@ import (
 	"github.com/runyard/runyard/shared/build"
 	"github.com/runyard/runyard/shared/deploy"
 	"github.com/runyard/runyard/shared/httpx"
+	"github.com/runyard/runyard/shared/identity"
 	"github.com/runyard/runyard/shared/repos"
 	"github.com/runyard/runyard/shared/runtime"
 	"github.com/runyard/runyard/shared/sources"
@@ -39,7 +40,9 @@ type Server struct {
 	// billing and usage serve usage, budgets and checkout (set by Build).
 	billing *billing.Service
 	usage   *usage.Service
-	now     func() time.Time
+	// identity serves the LLM setting (nil when runtimes share one identity).
+	identity *identity.Service
+	now      func() time.Time
 }
 
 // NewServer returns a Server, rejecting missing dependencies.

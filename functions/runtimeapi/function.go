@@ -25,6 +25,7 @@ import (
 	"github.com/runyard/runyard/shared/config"
 	"github.com/runyard/runyard/shared/deploy"
 	"github.com/runyard/runyard/shared/httpx"
+	"github.com/runyard/runyard/shared/identity"
 	"github.com/runyard/runyard/shared/logging"
 	"github.com/runyard/runyard/shared/runtime/runtimeenv"
 	"github.com/runyard/runyard/shared/sources"
@@ -65,6 +66,8 @@ type Options struct {
 	// HTTPClient does the readiness check GET {url}/alive (nil: a plain client). Tests route
 	// the runtimes' URLs to a local server with it.
 	HTTPClient *http.Client
+	// Identity replaces the IAM adapter of tenant service accounts (runyard dev's local one).
+	Identity identity.Manager
 	// LocalImages is set by `runyard dev` only: /start takes image "local:<folder>" (run with
 	// the local driver) and nothing else, and the build endpoints answer 501.
 	LocalImages bool
@@ -113,7 +116,8 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 		return nil, fmt.Errorf("runtimeapi: billing: %w", err)
 	}
 	orch, _, err := runtimeenv.Orchestrator(ctx, runtimeenv.Params{ProjectID: cfg.ProjectID, Env: cfg.Runtimes, Store: st,
-		Builds: builds, Deployer: opts.Deployer, PublicAPI: cfg.ActivityBaseURL, Gate: bill.Check})
+		Builds: builds, Deployer: opts.Deployer, PublicAPI: cfg.ActivityBaseURL, Gate: bill.Check,
+		IdentityManager: opts.Identity})
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/runyard/runyard/shared/build"
 	"github.com/runyard/runyard/shared/deploy"
+	"github.com/runyard/runyard/shared/identity"
 	"github.com/runyard/runyard/shared/logging"
 	"github.com/runyard/runyard/shared/store"
 )
@@ -29,7 +30,14 @@ type OrchestratorConfig struct {
 	// IngressImage is the ingress sidecar image (cloud).
 	IngressImage string
 	// ServiceAccount returns the identity a tenant's runtimes run as (empty: the default).
+	// Identity, when set, takes precedence.
 	ServiceAccount func(tenant string) string
+	// Identity makes sure the tenant's own service account exists in project (the cell's) and
+	// returns it with the environment its runtimes get (identity.Service.ForRuntime).
+	Identity func(ctx context.Context, tenant, project string) (email string, env map[string]string, err error)
+	// GrantWorkspace gives member (the runtime's identity) access to the tenant's workspace
+	// bucket, and to nothing else there (workspace/gcs Provisioner.Grant).
+	GrantWorkspace func(ctx context.Context, tenant, bucket, member string) error
 	// ActivityURL returns where a runtime's ingress reports activity (empty: it does not).
 	ActivityURL func(r Runtime) string
 	// Workspace returns the tenant's workspace bucket, creating it if needed (nil: the
@@ -201,10 +209,18 @@ func (o *Orchestrator) deploy(ctx context.Context, r Runtime) (Runtime, error) {
 	if o.cfg.PublicURL != nil {
 		spec.PublicURL = o.cfg.PublicURL(ctx, r)
 	}
-	err := o.grant(ctx, spec)
+	err := o.identity(ctx, &spec)
+	if err == nil {
+		err = o.grant(ctx, spec)
+	}
 	if err == nil && o.cfg.Workspace != nil {
 		if spec.WorkspaceBucket, err = o.cfg.Workspace(ctx, r.Tenant); err != nil {
 			err = fmt.Errorf("%w: workspace: %w", deploy.ErrUnavailable, err)
+		}
+	}
+	if err == nil && spec.WorkspaceBucket != "" && spec.ServiceAccount != "" && o.cfg.GrantWorkspace != nil {
+		if err = o.cfg.GrantWorkspace(ctx, r.Tenant, spec.WorkspaceBucket, "serviceAccount:"+spec.ServiceAccount); err != nil {
+			err = fmt.Errorf("%w: grant workspace access: %w", deploy.ErrPermission, err)
 		}
 	}
 	var st deploy.Status
@@ -223,6 +239,37 @@ func (o *Orchestrator) deploy(ctx context.Context, r Runtime) (Runtime, error) {
 		return failed, fmt.Errorf("runtime: deploy: %w", err)
 	}
 	return o.apply(ctx, r, st)
+}
+
+// identity gives the runtime its tenant's own service account (created on the tenant's first
+// runtime in the cell's project) and the environment that comes with it; the runtime's own
+// env wins over it.
+func (o *Orchestrator) identity(ctx context.Context, spec *deploy.Spec) error {
+	if o.cfg.Identity == nil {
+		return nil
+	}
+	email, env, err := o.cfg.Identity(ctx, spec.Tenant, spec.Cell.Project)
+	if err != nil {
+		return fmt.Errorf("%w: runtime identity: %w", identityError(err), err)
+	}
+	spec.ServiceAccount = email
+	for k, v := range env {
+		if _, set := spec.Env[k]; !set {
+			spec.Env[k] = v
+		}
+	}
+	return nil
+}
+
+// identityError classifies an identity failure for the runtime's reason.
+func identityError(err error) error {
+	switch {
+	case errors.Is(err, identity.ErrQuota):
+		return deploy.ErrQuota
+	case errors.Is(err, identity.ErrPermission), errors.Is(err, identity.ErrForeign):
+		return deploy.ErrPermission
+	}
+	return deploy.ErrUnavailable
 }
 
 // grant lets the runtime's identity read the secrets it references, and nothing else.

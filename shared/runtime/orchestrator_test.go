@@ -13,6 +13,9 @@ import (
 	"github.com/runyard/runyard/shared/deploy"
 	deployrun "github.com/runyard/runyard/shared/deploy/cloudrun"
 	"github.com/runyard/runyard/shared/deploy/deploytest"
+	"github.com/runyard/runyard/shared/identity"
+	identityiam "github.com/runyard/runyard/shared/identity/iam"
+	"github.com/runyard/runyard/shared/identity/identitytest"
 	"github.com/runyard/runyard/shared/runtime"
 	"github.com/runyard/runyard/shared/store/storetest"
 	wsgcs "github.com/runyard/runyard/shared/workspace/gcs"
@@ -113,5 +116,56 @@ func TestWorkspacePerTenant(t *testing.T) {
 		if len(vols) != 1 || vols[0].GetGcs().GetBucket() != "ryws-"+tenant || vols[0].GetGcs().GetMountOptions()[0] != "only-dir="+r.ID {
 			t.Errorf("%s: workspace volume %v", tenant, vols)
 		}
+	}
+}
+
+// TestTenantIdentity: a runtime runs as its tenant's own service account, made in the cell's
+// project through the real IAM client on the tenant's first runtime; the runtime's own env wins
+// over the identity's; a project out of service accounts fails the runtime with the quota
+// reason and leaves no service.
+func TestTenantIdentity(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := storetest.NewEmulatorStore(t)
+	_, cbClient := buildtest.NewFake(t)
+	builds, err := build.NewService(st, cloudbuild.NewFromClient(cbClient, cloudbuild.Config{ProjectID: "test-project", ArtifactRepo: "us-docker.pkg.dev/test-project/r"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runFake, _, runClient, iapClient := deploytest.NewFakes(t)
+	iamFake, adminClient, projectsClient := identitytest.NewFake(t)
+	ids, err := identity.NewService(st, identityiam.NewFromClients(adminClient, projectsClient), nil, identity.Config{Projects: []string{"test-project"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rts, err := runtime.NewService(st, []deploy.Cell{{Name: "c1", Project: "test-project", Region: "us-central1", Limit: 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := runtime.NewOrchestrator(rts, deployrun.NewFromClients(runClient, iapClient, deployrun.Config{ProjectNumbers: map[string]string{"test-project": "1234"}}),
+		builds, runtime.OrchestratorConfig{IngressImage: "us-docker.pkg.dev/x/ingress:1", Identity: ids.ForRuntime,
+			ServiceAccount: func(string) string { return "shared@test-project.iam.gserviceaccount.com" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := "us-docker.pkg.dev/x/app@sha256:" + strings.Repeat("a", 64)
+	r, err := o.Create(ctx, "acme", runtime.Request{Image: img, Mode: deploy.ModeToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := runFake.Service("projects/test-project/locations/us-central1/services/" + r.Service)
+	if got := svc.GetTemplate().GetServiceAccount(); got != "rt-acme@test-project.iam.gserviceaccount.com" {
+		t.Fatalf("service account %q", got)
+	}
+	if got := iamFake.Accounts(); len(got) != 1 {
+		t.Fatalf("accounts %v", got)
+	}
+	iamFake.Quota = 1
+	failed, err := o.Create(ctx, "globex", runtime.Request{Image: img, Mode: deploy.ModeToken})
+	if err == nil || failed.State != runtime.StateFailed || !strings.Contains(failed.Reason, "quota") {
+		t.Fatalf("over the account quota: %+v, %v", failed, err)
+	}
+	if runFake.Service("projects/test-project/locations/us-central1/services/"+failed.Service) != nil {
+		t.Fatal("a service was left for the failed runtime")
 	}
 }

@@ -26,6 +26,8 @@ import (
 	"github.com/runyard/runyard/shared/events"
 	eventspubsub "github.com/runyard/runyard/shared/events/pubsub"
 	"github.com/runyard/runyard/shared/httpx"
+	"github.com/runyard/runyard/shared/identity"
+	identitylocal "github.com/runyard/runyard/shared/identity/local"
 	"github.com/runyard/runyard/shared/localevents"
 	"github.com/runyard/runyard/shared/logging"
 	"github.com/runyard/runyard/shared/runtime"
@@ -201,7 +203,12 @@ func runDev(ctx context.Context, cfg devConfig, stdout, stderr io.Writer) (err e
 		return err
 	}
 	rts.SetHook(use)
-	orch, err := runtime.NewOrchestrator(rts, driver, builds, runtime.OrchestratorConfig{})
+	idm := identitylocal.New()
+	ids, err := identity.NewService(st, idm, nil, identity.Config{Projects: []string{cfg.projectID}})
+	if err != nil {
+		return err
+	}
+	orch, err := runtime.NewOrchestrator(rts, driver, builds, runtime.OrchestratorConfig{Identity: ids.ForRuntime})
 	if err != nil {
 		return err
 	}
@@ -212,7 +219,7 @@ func runDev(ctx context.Context, cfg devConfig, stdout, stderr io.Writer) (err e
 	}
 	env := devEnv{projectID: cfg.projectID, dev: auth.NewDevTokens(key), base: base, secrets: sec, billing: bill,
 		builder: builder, publisher: publisher, sources: srcs, builds: builds, deployer: driver, runtimes: orch,
-		previewHost: "localhost:" + port}
+		previewHost: "localhost:" + port, identity: idm}
 	mux := http.NewServeMux()
 	for _, f := range httpFunctions {
 		h, err := f.build(ctx, env)

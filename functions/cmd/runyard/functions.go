@@ -22,6 +22,7 @@ import (
 	"github.com/runyard/runyard/shared/deploy"
 	"github.com/runyard/runyard/shared/deploy/cloudrun"
 	"github.com/runyard/runyard/shared/events"
+	"github.com/runyard/runyard/shared/identity"
 	"github.com/runyard/runyard/shared/logging"
 	"github.com/runyard/runyard/shared/repos"
 	"github.com/runyard/runyard/shared/runtime"
@@ -46,6 +47,14 @@ type devEnv struct {
 	previewHost string
 	// billing is the api's, runtimeapi's and sweeper's billing configuration (devBilling).
 	billing stripe.EnvConfig
+	// identity records tenant service accounts and grants (no cloud calls).
+	identity identity.Manager
+}
+
+// localRuntimes is the runtime settings of the local stack: one cell, tenant identities
+// recorded by the local identity adapter.
+func localRuntimes(e devEnv) cloudrun.EnvConfig {
+	return cloudrun.EnvConfig{Cells: []string{localCell(e.projectID)}, IngressImage: "local", Identity: cloudrun.IdentityTenant}
 }
 
 // localCell is the one cell of the local stack.
@@ -87,19 +96,20 @@ var httpFunctions = []httpFunction{
 			RequestTimeout: api.DefaultRequestTimeout, MaxBodyBytes: api.DefaultMaxBodyBytes,
 			MaxUploadBytes: api.DefaultMaxUploadBytes, BuildAllowedHosts: build.DefaultAllowedHosts,
 			Repos:       repos.Config{AllowedHosts: []string{"github.com"}, HookBaseURL: e.base + "/" + githubhook.FunctionName},
-			Runtimes:    cloudrun.EnvConfig{Cells: []string{localCell(e.projectID)}, IngressImage: "local"},
+			Runtimes:    localRuntimes(e),
 			PreviewHost: e.previewHost,
 			Billing:     e.billing,
 		}, api.Options{Logger: logging.FromContext(ctx), Dev: e.dev, Secrets: e.secrets, Builder: e.builder, Sources: e.sources,
-			Deployer: e.deployer})
+			Deployer: e.deployer, Identity: e.identity})
 	}},
 	{name: runtimeapi.FunctionName, build: func(ctx context.Context, e devEnv) (http.Handler, error) {
 		return runtimeapi.Build(ctx, runtimeapi.Config{
 			ProjectID: e.projectID, RequestTimeout: runtimeapi.DefaultRequestTimeout,
 			MaxBodyBytes: runtimeapi.DefaultMaxBodyBytes, AliveTimeout: runtimeapi.DefaultAliveTimeout,
-			Runtimes: cloudrun.EnvConfig{Cells: []string{localCell(e.projectID)}, IngressImage: "local"},
+			Runtimes: localRuntimes(e),
 			Billing:  e.billing,
-		}, runtimeapi.Options{Logger: logging.FromContext(ctx), Builder: e.builder, Deployer: e.deployer, LocalImages: true})
+		}, runtimeapi.Options{Logger: logging.FromContext(ctx), Builder: e.builder, Deployer: e.deployer, LocalImages: true,
+			Identity: e.identity})
 	}},
 	{name: githubhook.FunctionName, build: func(ctx context.Context, e devEnv) (http.Handler, error) {
 		return githubhook.Build(ctx, githubhook.Config{ProjectID: e.projectID, RequestTimeout: githubhook.DefaultRequestTimeout,

@@ -25,8 +25,15 @@ type EnvConfig struct {
 	ProjectNumbers []string `env:"RUNYARD_PROJECT_NUMBERS"`
 	// IngressImage is the runtime ingress sidecar image.
 	IngressImage string `env:"RUNTIME_INGRESS_IMAGE"`
-	// ServiceAccount is the identity runtimes run as.
+	// Identity is who runtimes run as: "tenant" (the default when read from the environment):
+	// each tenant's own service account rt-<tenant> in the cell's project (shared/identity);
+	// "shared" (or empty, in a hand-built config): ServiceAccount for every tenant, for
+	// single-tenant installs only.
+	Identity string `env:"RUNTIME_IDENTITY, default=tenant"`
+	// ServiceAccount is the identity runtimes run as when Identity is "shared".
 	ServiceAccount string `env:"RUNTIME_SERVICE_ACCOUNT"`
+	// VertexLocation is where runtimes of tenants with Vertex AI on call it.
+	VertexLocation string `env:"VERTEX_LOCATION, default=global"`
 	// WorkspaceBucket is mounted into runtimes so their workspace survives pause and archive.
 	WorkspaceBucket string `env:"WORKSPACE_BUCKET"`
 	// WorkspaceBucketPrefix, when set, gives each tenant its own workspace bucket named
@@ -49,9 +56,9 @@ type EnvConfig struct {
 	UsageStorageRate float64 `env:"USAGE_STORAGE_RATE, default=0"`
 }
 
-// Workspace returns the per-tenant workspace provisioner, or nil when tenants share
-// WorkspaceBucket (or have none).
-func (e EnvConfig) Workspace(ctx context.Context, defaultProject string) (func(context.Context, string) (string, error), error) {
+// WorkspaceProvisioner returns the per-tenant workspace provisioner (nil without
+// WORKSPACE_BUCKET_PREFIX): buckets and objects over the JSON API, bucket IAM over gRPC.
+func (e EnvConfig) WorkspaceProvisioner(ctx context.Context, defaultProject string) (*wsgcs.Provisioner, error) {
 	if e.WorkspaceBucketPrefix == "" {
 		return nil, nil
 	}
@@ -59,11 +66,15 @@ func (e EnvConfig) Workspace(ctx context.Context, defaultProject string) (func(c
 	if err != nil {
 		return nil, fmt.Errorf("cloudrun: storage client: %w", err)
 	}
+	iamClient, err := storage.NewGRPCClient(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cloudrun: storage gRPC client: %w", err)
+	}
 	p, err := wsgcs.New(client, cmp.Or(e.WorkspaceProject, defaultProject), e.WorkspaceBucketPrefix, e.WorkspaceLocation)
 	if err != nil {
 		return nil, err
 	}
-	return p.Ensure, nil
+	return p.WithIAMClient(iamClient), nil
 }
 
 // Validate reports every problem at once.
@@ -75,7 +86,9 @@ func (e EnvConfig) Validate() error {
 	_, err = deploy.ParseProjectNumbers(e.ProjectNumbers)
 	p.Add(err)
 	p.Check(e.IngressImage != "", "RUNTIME_INGRESS_IMAGE is required (the runtime ingress sidecar image)")
-	p.Check(e.ServiceAccount != "", "RUNTIME_SERVICE_ACCOUNT is required (the identity runtimes run as)")
+	p.Check(e.Identity == "" || e.Identity == IdentityTenant || e.Identity == IdentityShared,
+		"RUNTIME_IDENTITY must be %q or %q, got %q", IdentityTenant, IdentityShared, e.Identity)
+	p.Check(e.TenantIdentity() || e.ServiceAccount != "", "RUNTIME_SERVICE_ACCOUNT is required with RUNTIME_IDENTITY=shared (the identity every runtime runs as)")
 	if e.RuntimeDomain != "" {
 		h, _, err := net.SplitHostPort(e.RuntimeDomain)
 		if err != nil {
@@ -88,6 +101,15 @@ func (e EnvConfig) Validate() error {
 	}
 	return p.Err()
 }
+
+// Values of EnvConfig.Identity.
+const (
+	IdentityTenant = "tenant"
+	IdentityShared = "shared"
+)
+
+// TenantIdentity reports whether each tenant's runtimes run as the tenant's own account.
+func (e EnvConfig) TenantIdentity() bool { return e.Identity == IdentityTenant }
 
 // CellList returns the configured cells.
 func (e EnvConfig) CellList() ([]deploy.Cell, error) { return deploy.ParseCells(e.Cells) }

@@ -8,17 +8,21 @@ package runtimeenv
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/runyard/runyard/shared/build"
 	"github.com/runyard/runyard/shared/deploy"
 	"github.com/runyard/runyard/shared/deploy/cloudrun"
 	"github.com/runyard/runyard/shared/events"
 	"github.com/runyard/runyard/shared/hosts"
+	"github.com/runyard/runyard/shared/identity"
+	identityiam "github.com/runyard/runyard/shared/identity/iam"
 	"github.com/runyard/runyard/shared/logging"
 	"github.com/runyard/runyard/shared/runtime"
 	"github.com/runyard/runyard/shared/store"
 	"github.com/runyard/runyard/shared/usage"
 	"github.com/runyard/runyard/shared/whitelabel"
+	wsgcs "github.com/runyard/runyard/shared/workspace/gcs"
 )
 
 // Params are what the orchestrator is built from.
@@ -40,6 +44,13 @@ type Params struct {
 	Publisher events.Publisher
 	// Usage replaces the usage recorder built from Env and Publisher.
 	Usage *usage.Service
+	// Identity gives runtimes their tenant's own service account. When nil and Env asks for
+	// tenant identities, one is built from IdentityManager (default: the IAM adapter).
+	Identity *identity.Service
+	// IdentityManager replaces the IAM adapter (tests; runyard dev's local one).
+	IdentityManager identity.Manager
+	// Workspace replaces the workspace provisioner from Env (tests).
+	Workspace *wsgcs.Provisioner
 }
 
 // Usage returns the usage recorder for p: p.Usage, or one built from Env and Publisher.
@@ -48,6 +59,39 @@ func Usage(p Params) (*usage.Service, error) {
 		return p.Usage, nil
 	}
 	return usage.NewService(p.Store, usage.Options{StorageRate: p.Env.UsageStorageRate, Publisher: p.Publisher})
+}
+
+// Projects returns the distinct projects of the configured cells: where tenant service
+// accounts live.
+func Projects(env cloudrun.EnvConfig) ([]string, error) {
+	cells, err := env.CellList()
+	if err != nil {
+		return nil, fmt.Errorf("runtimeenv: cells: %w", err)
+	}
+	var out []string
+	for _, c := range cells {
+		out = append(out, c.Project)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// IdentityService returns the identity service Env asks for (nil for a shared identity),
+// with authz for the LLM setting endpoints (nil: runtimes only). mgr nil means the IAM adapter.
+func IdentityService(ctx context.Context, env cloudrun.EnvConfig, st store.Store, mgr identity.Manager, authz identity.Authorizer) (*identity.Service, error) {
+	if !env.TenantIdentity() {
+		return nil, nil
+	}
+	projects, err := Projects(env)
+	if err != nil {
+		return nil, err
+	}
+	if mgr == nil {
+		if mgr, err = identityiam.New(ctx); err != nil {
+			return nil, fmt.Errorf("runtimeenv: identity: %w", err)
+		}
+	}
+	return identity.NewService(st, mgr, authz, identity.Config{Projects: projects, VertexLocation: env.VertexLocation})
 }
 
 // Orchestrator returns the orchestrator and the deployer it uses.
@@ -71,23 +115,38 @@ func Orchestrator(ctx context.Context, p Params) (*runtime.Orchestrator, deploy.
 			return nil, nil, fmt.Errorf("runtimeenv: deployer: %w", err)
 		}
 	}
-	ws, err := p.Env.Workspace(ctx, p.ProjectID)
-	if err != nil {
-		return nil, nil, err
+	ws := p.Workspace
+	if ws == nil {
+		if ws, err = p.Env.WorkspaceProvisioner(ctx, p.ProjectID); err != nil {
+			return nil, nil, err
+		}
 	}
 	publicURL, err := PublicURL(p.Env, p.Store)
 	if err != nil {
 		return nil, nil, err
 	}
-	orch, err := runtime.NewOrchestrator(rts, dep, p.Builds, runtime.OrchestratorConfig{
+	ids := p.Identity
+	if ids == nil {
+		if ids, err = IdentityService(ctx, p.Env, p.Store, p.IdentityManager, nil); err != nil {
+			return nil, nil, err
+		}
+	}
+	cfg := runtime.OrchestratorConfig{
 		PublicURL:      publicURL,
 		IngressImage:   p.Env.IngressImage,
-		Workspace:      ws,
 		ServiceAccount: func(string) string { return p.Env.ServiceAccount },
 		ActivityURL:    func(r runtime.Runtime) string { return runtime.ActivityURL(p.PublicAPI, r) },
 		GrantSecrets:   p.GrantSecrets,
 		Gate:           p.Gate,
-	})
+	}
+	if ws != nil {
+		cfg.Workspace = ws.Ensure
+		cfg.GrantWorkspace = ws.Grant
+	}
+	if ids != nil {
+		cfg.Identity = ids.ForRuntime
+	}
+	orch, err := runtime.NewOrchestrator(rts, dep, p.Builds, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
