@@ -41,6 +41,11 @@ locals {
     RUNYARD_PROJECT_NUMBERS = join(",", [for p in local.cell_projects : "${p}=${data.google_project.cell[p].number}"])
     RUNTIME_INGRESS_IMAGE   = local.image["ingress"]
     RUNTIME_SERVICE_ACCOUNT = local.runtime_email
+    # shared: every runtime runs as runyard-runtime. The functions default to "tenant" (each
+    # tenant's own rt-<tenant> account, shared/identity); switch once the deployers hold the
+    # roles shared/identity/README.md lists (iam.serviceAccountAdmin, iam.serviceAccountUser
+    # on each cell project).
+    RUNTIME_IDENTITY        = "shared"
     WORKSPACE_BUCKET        = var.workspace_bucket_prefix == "" ? google_storage_bucket.workspaces[0].name : ""
     WORKSPACE_BUCKET_PREFIX = var.workspace_bucket_prefix
     WORKSPACE_PROJECT       = var.project_id
@@ -52,8 +57,8 @@ locals {
     # How paused and stopped runtime time is metered (shared/usage).
     USAGE_STORAGE_RATE = tostring(var.usage_storage_rate)
   }
-  # RUNTIME_URL_SCHEME keeps its default (https).
-  runtime_defaulted = ["RUNTIME_URL_SCHEME"]
+  # RUNTIME_URL_SCHEME keeps its default (https), VERTEX_LOCATION its (global).
+  runtime_defaulted = ["RUNTIME_URL_SCHEME", "VERTEX_LOCATION"]
 
   # Billing (shared/billing/stripe.EnvConfig): api, runtimeapi, stripehook, sweeper. Off (no
   # STRIPE_SECRET_KEY) until a Stripe key is wired in as a secret env ref; budgets hold anyway,
