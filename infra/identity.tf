@@ -75,6 +75,7 @@ locals {
     githubhook  = module.githubhook.service_account_member
     stripehook  = module.stripehook.service_account_member
     sweeper     = module.sweeper.service_account_member
+    usage       = module.usage.service_account_member
   }
 
   # Functions that create, update or delete runtime services in the cells.
@@ -95,6 +96,7 @@ locals {
     githubhook  = ["roles/datastore.user", "roles/secretmanager.secretAccessor", "roles/cloudbuild.builds.editor"]
     stripehook  = ["roles/datastore.user"]
     sweeper     = ["roles/datastore.user"]
+    usage       = ["roles/datastore.user"]
   }
   project_grants = merge([
     for fn, roles in local.project_roles : { for r in roles : "${fn} ${r}" => { fn = fn, role = r } }

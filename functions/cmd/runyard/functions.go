@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -15,6 +16,7 @@ import (
 	"github.com/runyard/runyard/functions/runtimeapi"
 	"github.com/runyard/runyard/functions/stripehook"
 	"github.com/runyard/runyard/functions/sweeper"
+	fnusage "github.com/runyard/runyard/functions/usage"
 	"github.com/runyard/runyard/shared/auth"
 	"github.com/runyard/runyard/shared/billing/stripe"
 	"github.com/runyard/runyard/shared/build"
@@ -130,6 +132,17 @@ var eventFunctions = []eventFunction{
 	{name: buildevents.FunctionName, topic: TopicCloudBuilds, build: func(ctx context.Context, e devEnv) (func(context.Context, event.Event) error, error) {
 		h, err := buildevents.Build(ctx, buildevents.Config{ProjectID: e.projectID, FinishedTopic: TopicBuildEvents},
 			buildevents.Options{Logger: logging.FromContext(ctx), Publisher: e.publisher, Continuer: e.runtimes})
+		if err != nil {
+			return nil, err
+		}
+		return h.Handle, nil
+	}},
+	{name: fnusage.FunctionName, topic: TopicUsage, build: func(ctx context.Context, e devEnv) (func(context.Context, event.Event) error, error) {
+		// Billing is off locally unless STRIPE_SECRET_KEY is set (STRIPE_API_URL may point at
+		// stripe-mock): usage is recorded and acknowledged either way.
+		h, err := fnusage.Build(ctx, fnusage.Config{ProjectID: e.projectID, StripeSecretKey: config.Secret(os.Getenv("STRIPE_SECRET_KEY")),
+			StripeAPIURL: os.Getenv("STRIPE_API_URL"), StripeTimeout: 10 * time.Second, StripeMaxRetries: 2},
+			fnusage.Options{Logger: logging.FromContext(ctx)})
 		if err != nil {
 			return nil, err
 		}
