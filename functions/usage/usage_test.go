@@ -339,6 +339,7 @@ func TestLifecycleReachesStripe(t *testing.T) {
 		}
 	}
 	for _, id := range []string{first, second} {
+		waitFor(t, "the outcome on "+id, func() bool { return len(f.period(t, id).MeterEvents) == 2 })
 		p := f.period(t, id)
 		sort.Strings(p.MeterEvents)
 		if len(p.MeterEvents) != 2 || p.BilledAt.IsZero() || p.Outbox || p.End.Unix() != mustInt(t, f.requestFor(usage.MeterEventID(id, usage.MeterVCPUSeconds)).Form.Get("timestamp")) {
