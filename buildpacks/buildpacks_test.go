@@ -164,10 +164,22 @@ func TestCloudBuildBuildsEveryImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The plan (and so the deploy) waits for every image: infra/ deploys them all at the commit.
+	plan := regexp.MustCompile(`(?s)- id: plan\n.*?\n    waitFor: \[([^\]]*)\]`).FindSubmatch(b)
+	if plan == nil {
+		t.Fatal("cloudbuild.yaml: no plan step with a waitFor list")
+	}
+	waits := strings.Split(string(plan[1]), ",")
+	for i := range waits {
+		waits[i] = strings.TrimSpace(waits[i])
+	}
 	for _, path := range found {
 		name := filepath.Dir(path)
-		if !bytes.Contains(b, []byte("--descriptor=buildpacks/"+name+"/project.toml")) {
+		if !bytes.Contains(b, []byte("- id: image-"+name+"\n")) || !bytes.Contains(b, []byte("--descriptor=buildpacks/"+name+"/project.toml")) {
 			t.Errorf("cloudbuild.yaml builds no image from buildpacks/%s: add an image-%s step (copy image-sweeper)", path, name)
+		}
+		if !slices.Contains(waits, "image-"+name) {
+			t.Errorf("cloudbuild.yaml: the plan step's waitFor lacks image-%s (the deploy would use an image not pushed yet)", name)
 		}
 	}
 }
