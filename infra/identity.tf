@@ -45,7 +45,7 @@ resource "google_storage_bucket_iam_member" "build_sources" {
 # Runtimes read and write their workspace in the shared bucket (per-tenant buckets are granted
 # by the api when it creates them).
 resource "google_storage_bucket_iam_member" "runtime_workspace" {
-  count  = var.workspace_bucket_prefix == "" ? 1 : 0
+  count  = local.workspace_prefix == "" ? 1 : 0
   bucket = google_storage_bucket.workspaces[0].name
   role   = "roles/storage.objectUser"
   member = local.runtime_member
@@ -107,11 +107,20 @@ locals {
   #              Run checks run.services.create on the location, so a name condition cannot
   #              narrow it to rt-* services)
   #   iap.admin  grant the tenant's members roles/iap.httpsResourceAccessor on each runtime
+  #   iam.serviceAccountAdmin  runtime_identity = "tenant": create, read and delete the
+  #                            tenants' rt-<tenant> accounts (shared/identity)
+  #   iam.serviceAccountUser   runtime_identity = "tenant": deploy and update services that run
+  #                            as those accounts (actAs); project-wide because the accounts come
+  #                            and go with tenants: keep cells in projects of their own
+  #   resourcemanager.projectIamAdmin  tenant_vertex_ai: the conditioned aiplatform.user binding
+  #                            of each opted-in tenant's account
+  tenant_identity = var.runtime_identity == "tenant" ? ["roles/iam.serviceAccountAdmin", "roles/iam.serviceAccountUser"] : []
+  tenant_vertex   = var.runtime_identity == "tenant" && var.tenant_vertex_ai ? ["roles/resourcemanager.projectIamAdmin"] : []
   cell_roles = {
-    api         = ["roles/run.admin", "roles/iap.admin"]
-    runtimeapi  = ["roles/run.admin", "roles/iap.admin"]
-    buildevents = ["roles/run.admin", "roles/iap.admin"]
-    sweeper     = ["roles/run.admin"]
+    api         = concat(["roles/run.admin", "roles/iap.admin"], local.tenant_identity, local.tenant_vertex)
+    runtimeapi  = concat(["roles/run.admin", "roles/iap.admin"], local.tenant_identity, local.tenant_vertex)
+    buildevents = concat(["roles/run.admin", "roles/iap.admin"], local.tenant_identity, local.tenant_vertex)
+    sweeper     = concat(["roles/run.admin"], var.runtime_identity == "tenant" ? ["roles/iam.serviceAccountUser"] : [])
   }
   cell_grants = merge(flatten([
     for fn, roles in local.cell_roles : [
@@ -160,7 +169,7 @@ resource "google_storage_bucket_iam_member" "sources_writer" {
 
 # Per-tenant workspace buckets: the deployers create them and grant the runtime account.
 resource "google_project_iam_member" "workspace_buckets" {
-  for_each = var.workspace_bucket_prefix == "" ? toset([]) : toset(["api", "runtimeapi", "buildevents"])
+  for_each = local.workspace_prefix == "" ? toset([]) : toset(["api", "runtimeapi", "buildevents"])
   project  = var.project_id
   role     = "roles/storage.admin"
   member   = local.fn_member[each.value]

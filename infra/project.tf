@@ -19,6 +19,10 @@ locals {
     "storage.googleapis.com",
   ])
 
+  # Tenant identities get per-tenant workspace buckets (their accounts are granted one bucket
+  # each), named <project>-ws-<tenant> unless workspace_bucket_prefix says otherwise.
+  workspace_prefix = var.workspace_bucket_prefix != "" ? var.workspace_bucket_prefix : (var.runtime_identity == "tenant" ? "${var.project_id}-ws-" : "")
+
   cells = length(var.cells) > 0 ? var.cells : [
     { name = "main", project = var.project_id, region = var.region, limit = 100 },
   ]
@@ -41,13 +45,11 @@ locals {
     RUNYARD_PROJECT_NUMBERS = join(",", [for p in local.cell_projects : "${p}=${data.google_project.cell[p].number}"])
     RUNTIME_INGRESS_IMAGE   = local.image["ingress"]
     RUNTIME_SERVICE_ACCOUNT = local.runtime_email
-    # shared: every runtime runs as runyard-runtime. The functions default to "tenant" (each
-    # tenant's own rt-<tenant> account, shared/identity); switch once the deployers hold the
-    # roles shared/identity/README.md lists (iam.serviceAccountAdmin, iam.serviceAccountUser
-    # on each cell project).
-    RUNTIME_IDENTITY        = "shared"
-    WORKSPACE_BUCKET        = var.workspace_bucket_prefix == "" ? google_storage_bucket.workspaces[0].name : ""
-    WORKSPACE_BUCKET_PREFIX = var.workspace_bucket_prefix
+    # tenant: each tenant's runtimes run as its own rt-<tenant> account (shared/identity);
+    # shared: all as runyard-runtime.
+    RUNTIME_IDENTITY        = var.runtime_identity
+    WORKSPACE_BUCKET        = local.workspace_prefix == "" ? google_storage_bucket.workspaces[0].name : ""
+    WORKSPACE_BUCKET_PREFIX = local.workspace_prefix
     WORKSPACE_PROJECT       = var.project_id
     WORKSPACE_LOCATION      = upper(var.region)
     # Domain mode: the gateway's account is the only invoker of runtime services.

@@ -21,7 +21,7 @@ resource "google_storage_bucket" "sources" {
 }
 
 resource "google_storage_bucket" "workspaces" {
-  count                       = var.workspace_bucket_prefix == "" ? 1 : 0
+  count                       = local.workspace_prefix == "" ? 1 : 0
   project                     = var.project_id
   name                        = "${var.project_id}-runyard-workspaces"
   location                    = upper(var.region)

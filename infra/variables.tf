@@ -72,8 +72,24 @@ variable "usage_storage_rate" {
   }
 }
 
+variable "runtime_identity" {
+  description = "Who runtimes run as (RUNTIME_IDENTITY): \"tenant\", each tenant's own rt-<tenant> account in the cell's project, with per-tenant workspace buckets (the deployers then hold iam.serviceAccountAdmin and iam.serviceAccountUser on each cell project); or \"shared\", everyone as runyard-runtime."
+  type        = string
+  default     = "tenant"
+  validation {
+    condition     = contains(["tenant", "shared"], var.runtime_identity)
+    error_message = "runtime_identity must be \"tenant\" or \"shared\"."
+  }
+}
+
+variable "tenant_vertex_ai" {
+  description = "With runtime_identity = \"tenant\": tenants may turn Vertex AI on for their runtimes (PUT /v1/tenants/{t}/llm), so the deployers edit the cell projects' IAM policies (resourcemanager.projectIamAdmin: keep cell projects free of anything else)."
+  type        = bool
+  default     = false
+}
+
 variable "runtime_vertex_ai" {
-  description = "Let runtimes call Vertex AI as their own identity (roles/aiplatform.user), so no LLM key enters the sandbox."
+  description = "With runtime_identity = \"shared\": runyard-runtime may call Vertex AI (roles/aiplatform.user), so no LLM key enters the sandbox. Tenant identities use tenant_vertex_ai instead."
   type        = bool
   default     = false
 }

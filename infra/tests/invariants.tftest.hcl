@@ -85,21 +85,24 @@ run "least_privilege" {
 
   assert {
     condition = alltrue([
-      for g in concat(values(google_project_iam_member.function), values(google_project_iam_member.cell)) :
-      !contains(["roles/owner", "roles/editor", "roles/viewer", "roles/iam.securityAdmin", "roles/resourcemanager.projectIamAdmin", "roles/iam.serviceAccountUser", "roles/iam.serviceAccountTokenCreator", "roles/storage.admin"], g.role)
+      for g in values(google_project_iam_member.function) :
+      !contains(["roles/owner", "roles/editor", "roles/viewer", "roles/iam.securityAdmin", "roles/resourcemanager.projectIamAdmin", "roles/iam.serviceAccountAdmin", "roles/iam.serviceAccountUser", "roles/iam.serviceAccountTokenCreator", "roles/storage.admin"], g.role)
     ])
-    error_message = "no function may hold owner, editor, viewer, project IAM admin, project-wide actAs/token creation or storage.admin on a project."
+    error_message = "no function may hold owner, editor, viewer, IAM or service-account admin, project-wide actAs or token creation, or storage.admin on the main project through the role table."
+  }
+  assert {
+    condition = alltrue([
+      for g in values(google_project_iam_member.cell) :
+      !contains(["roles/owner", "roles/editor", "roles/viewer", "roles/iam.securityAdmin", "roles/resourcemanager.projectIamAdmin", "roles/iam.serviceAccountTokenCreator", "roles/storage.admin"], g.role)
+    ])
+    error_message = "in the cell projects the deployers hold run.admin, iap.admin and (tenant identities) service account admin and user, never owner, editor, token creation or (without tenant_vertex_ai) project IAM admin."
   }
   assert {
     condition = alltrue([
       for g in concat(values(google_project_iam_member.function), values(google_project_iam_member.cell), [google_project_iam_member.build_logs]) :
-      g.member != google_service_account.runtime.member
+      g.member != local.runtime_member
     ]) && length(google_project_iam_member.runtime_vertex_ai) == 0
     error_message = "the runtime account must hold no project-level role (Vertex AI only when runtime_vertex_ai)."
-  }
-  assert {
-    condition     = length(google_project_iam_member.workspace_buckets) == 0
-    error_message = "with a shared workspace bucket, no function needs storage.admin."
   }
   assert {
     condition = toset([for m in google_service_account_iam_member.deployer_acts_as_runtime : m.member]) == toset([
@@ -111,6 +114,43 @@ run "least_privilege" {
   assert {
     condition     = !contains([for g in values(google_project_iam_member.cell) : g.member], module.githubhook.service_account_member)
     error_message = "githubhook deploys nothing: no role in the cell projects."
+  }
+}
+
+run "tenant_identities_by_default" {
+  command = apply
+
+  assert {
+    condition = alltrue([for fn in ["api", "runtimeapi", "buildevents"] : alltrue([
+      for r in ["roles/iam.serviceAccountAdmin", "roles/iam.serviceAccountUser", "roles/run.admin"] :
+      contains([for g in values(google_project_iam_member.cell) : g.role if g.member == local.fn_member[fn]], r)
+    ])])
+    error_message = "with tenant identities, api, runtimeapi and buildevents create tenants' accounts and deploy as them in each cell project."
+  }
+  assert {
+    condition     = !contains([for g in values(google_project_iam_member.cell) : g.role if g.member == module.sweeper.service_account_member], "roles/iam.serviceAccountAdmin")
+    error_message = "the sweeper updates and deletes services; it never creates or deletes accounts."
+  }
+  assert {
+    condition     = local.runtime_env["RUNTIME_IDENTITY"] == "tenant" && local.workspace_prefix == "runyard-test-ws-" && length(google_storage_bucket.workspaces) == 0
+    error_message = "tenant identities come with per-tenant workspace buckets (<project>-ws-<tenant>)."
+  }
+}
+
+run "shared_identity" {
+  command = apply
+
+  variables {
+    runtime_identity = "shared"
+  }
+
+  assert {
+    condition     = length([for g in values(google_project_iam_member.cell) : g if contains(["roles/iam.serviceAccountAdmin", "roles/iam.serviceAccountUser"], g.role)]) == 0
+    error_message = "with one shared runtime account, nobody needs service account admin or project-wide actAs."
+  }
+  assert {
+    condition     = length(google_project_iam_member.workspace_buckets) == 0 && length(google_storage_bucket.workspaces) == 1 && local.runtime_env["RUNTIME_IDENTITY"] == "shared"
+    error_message = "with a shared identity and workspace bucket, no function needs storage.admin."
   }
 }
 
