@@ -15,6 +15,10 @@ locals {
       description = "Runtime creates and resumes the api refused because the tenant's spend reached its monthly budget (429 budget_exceeded)."
       filter      = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"api\" AND jsonPayload.message=\"request failed\" AND jsonPayload.code=\"budget_exceeded\""
     }
+    stripe_meter_rejected = {
+      description = "Meter events Stripe refused for good (recorded on the usage period, not retried)."
+      filter      = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"usage\" AND jsonPayload.message=\"Stripe rejected a meter event; recorded on the period and acknowledged\""
+    }
     sweep_action_failed = {
       description = "Sweeper actions (pause, archive, delete, fail, remove orphan) that failed."
       filter      = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"sweeper\" AND jsonPayload.message=\"sweep action failed\""
@@ -166,8 +170,23 @@ resource "google_monitoring_alert_policy" "stripe_forwarding" {
   combiner              = "OR"
   notification_channels = [for c in google_monitoring_notification_channel.email : c.id]
   documentation {
-    content   = "Usage events were dead-lettered (topic usage-dead-letter, subscription usage-dead-letter): the usage function failed them max-delivery-attempts times, so those periods are not billed. Read the usage function's logs, fix the cause, then republish the messages from the usage-dead-letter subscription to usage."
+    content   = "Usage did not reach Stripe: either Stripe refused meter events for good (the usage function's \"Stripe rejected a meter event\" lines; the reason is on the period), or usage events were dead-lettered (topic usage-dead-letter, subscription usage-dead-letter) after max-delivery-attempts failures. Read the usage function's logs, fix the cause, then republish dead letters from the usage-dead-letter subscription to usage."
     mime_type = "text/markdown"
+  }
+
+  conditions {
+    display_name = "meter events Stripe rejected"
+    condition_threshold {
+      filter          = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.this["stripe_meter_rejected"].name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
   }
 
   conditions {

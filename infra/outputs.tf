@@ -38,7 +38,7 @@ output "runtime_service_account" {
 
 output "dead_letter_commands" {
   description = "Run once after the first apply: attach the dead-letter topics to the Eventarc subscriptions."
-  value       = compact([module.buildevents.dead_letter_command])
+  value       = compact([module.buildevents.dead_letter_command, module.usage.dead_letter_command])
 }
 
 output "secrets_to_fill" {

@@ -58,6 +58,14 @@ run "event_functions_are_internal_and_invoked_only_by_their_trigger" {
     error_message = "sweeper's only invoker must be its Eventarc trigger's account (no allUsers)."
   }
   assert {
+    condition     = module.usage.ingress == "INGRESS_TRAFFIC_INTERNAL_ONLY" && toset(module.usage.invoker_members) == toset([module.usage.trigger_service_account_member])
+    error_message = "usage must take internal traffic only, invoked only by its Eventarc trigger's account."
+  }
+  assert {
+    condition     = module.usage.trigger_topic == google_pubsub_topic.this["usage"].id && module.usage.trigger_event_type == "google.cloud.pubsub.topic.v1.messagePublished"
+    error_message = "usage must be triggered by messagePublished on the usage topic."
+  }
+  assert {
     condition     = module.buildevents.trigger_topic == google_pubsub_topic.this["cloud-builds"].id && module.buildevents.trigger_event_type == "google.cloud.pubsub.topic.v1.messagePublished"
     error_message = "buildevents must be triggered by messagePublished on cloud-builds."
   }
