@@ -26,6 +26,7 @@ module "api" {
     # Custom domains are verified through the system resolver; the platform's branding is Runyard's.
     "DNS_SERVER", "DNS_TIMEOUT", "WHITELABEL_CACHE_TTL",
     "BRANDING_PRODUCT_NAME", "BRANDING_LOGO_URL", "BRANDING_SUPPORT_URL",
+    "PREVIEW_LINK_KEY", # domain mode: set it as a secret_env from preview-link-key, as infra/gateway.tf does
   ])
 
   depends_on = [google_project_service.this]

@@ -76,6 +76,7 @@ locals {
     stripehook  = module.stripehook.service_account_member
     sweeper     = module.sweeper.service_account_member
     usage       = module.usage.service_account_member
+    gateway     = module.gateway.service_account_member
   }
 
   # Functions that create, update or delete runtime services in the cells.
@@ -97,6 +98,8 @@ locals {
     stripehook  = ["roles/datastore.user"]
     sweeper     = ["roles/datastore.user"]
     usage       = ["roles/datastore.user"]
+    # gateway: reads runtime records, preview settings, members, domain claims and branding.
+    gateway = ["roles/datastore.viewer"]
   }
   project_grants = merge([
     for fn, roles in local.project_roles : { for r in roles : "${fn} ${r}" => { fn = fn, role = r } }

@@ -32,7 +32,7 @@ locals {
   image_repo = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.functions.repository_id}"
   image      = { for n in local.image_names : n => lookup(var.images, n, "${local.image_repo}/${n}:${var.image_tag}") }
   image_names = [
-    "api", "buildevents", "githubhook", "ingress", "runtimeapi", "stripehook", "sweeper", "usage",
+    "api", "buildevents", "gateway", "githubhook", "ingress", "runtimeapi", "stripehook", "sweeper", "usage",
   ]
 
   # Cloud Run URLs are deterministic (https://<service>-<project number>.<region>.run.app), so a

@@ -7,6 +7,7 @@ locals {
     stripe-secret-key     = "Stripe API secret key (sk_live_…) the usage function reports meter events with."
     stripe-webhook-secret = "Stripe webhook signing secret (whsec_…) the stripehook function verifies events with."
     github-webhook-secret = "GitHub App webhook secret, for app-level webhooks (per-repository hook keys are tenant secrets)."
+    preview-link-key      = "Domain mode: the key (at least 32 bytes) preview links are signed with; the gateway checks them."
   }
 }
 

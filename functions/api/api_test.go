@@ -98,6 +98,7 @@ func newEnv(tb testing.TB, opts ...envOptions) *env {
 		Build:             cloudbuild.EnvConfig{ArtifactRepo: "us-central1-docker.pkg.dev/test-project/runyard", Region: "global", Timeout: 20 * time.Minute},
 		Repos:             repostest.Config(),
 		PublicURL:         "https://api.runyard.test",
+		PreviewLinkKey:    testPreviewKey,
 		Runtimes: deployrun.EnvConfig{Cells: []string{"c1:test-project:us-central1:3"},
 			IngressImage:          "us-docker.pkg.dev/runyard/ingress:1",
 			Identity:              deployrun.IdentityTenant,

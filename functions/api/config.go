@@ -50,6 +50,9 @@ type Config struct {
 	BrandingProductName string `env:"BRANDING_PRODUCT_NAME, default=Runyard"`
 	BrandingLogoURL     string `env:"BRANDING_LOGO_URL"`
 	BrandingSupportURL  string `env:"BRANDING_SUPPORT_URL"`
+	// PreviewLinkKey signs preview links (the gateway has the same key); at least 32 bytes.
+	// Empty: POST …/previews/{port}/links answers 501.
+	PreviewLinkKey config.Secret `env:"PREVIEW_LINK_KEY"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL, default=info"`
 	// RequestTimeout is each request's deadline.

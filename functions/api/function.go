@@ -180,6 +180,9 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 	}
 	s.billing, s.usage = bill, use
 	s.identity = idsvc
+	if s.previews, err = newPreviewAPI(st, cfg.PreviewLinkKey); err != nil {
+		return nil, err
+	}
 	return httpx.Stack(s.Routes(), httpx.Options{
 		Logger: opts.Logger, ProjectID: cfg.ProjectID, MaxBody: cfg.MaxBodyBytes, Timeout: cfg.RequestTimeout,
 	}), nil

@@ -53,6 +53,7 @@ func (s *Server) Routes() http.Handler {
 	mux.Handle("DELETE /v1/tenants/{t}/runtimes/{r}", s.authed(s.handleDeleteRuntime))
 	mux.Handle("POST /v1/tenants/{t}/runtimes/{action}", s.runtimeActionRoute())
 	mux.Handle("GET /v1/tenants/{t}/runtimes/{r}/logs", s.authed(s.handleRuntimeLogs))
+	s.mountPreviews(mux)
 
 	mux.Handle("GET /v1/tenants/{t}/usage", s.authed(s.handleUsage))
 	mux.Handle("PUT /v1/tenants/{t}/budget", s.authed(s.handlePutBudget))

@@ -42,6 +42,8 @@ type Server struct {
 	usage   *usage.Service
 	// identity serves the LLM setting (nil when runtimes share one identity).
 	identity *identity.Service
+	// previews serve preview visibility and links (set by Build).
+	previews previewAPI
 	now      func() time.Time
 }
 

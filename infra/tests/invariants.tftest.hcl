@@ -40,6 +40,10 @@ run "functions_facing_callers_are_public_and_authenticate_themselves" {
     condition     = module.stripehook.ingress == "INGRESS_TRAFFIC_ALL" && toset(module.stripehook.invoker_members) == toset(["allUsers"])
     error_message = "stripehook is called by Stripe without Google credentials: internet ingress, allUsers invoker."
   }
+  assert {
+    condition     = module.gateway.ingress == "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER" && toset(module.gateway.invoker_members) == toset(["allUsers"])
+    error_message = "gateway is reached only through the load balancer and authorizes every request itself (IAP JWT + membership, session keys, preview links)."
+  }
 }
 
 run "event_functions_are_internal_and_invoked_only_by_their_trigger" {

@@ -35,41 +35,44 @@ const (
 	ActBillingManage Action = "billing.manage"
 	ActLLMRead       Action = "llm.read"
 	ActLLMWrite      Action = "llm.write"
+	// ActPreviewsManage sets preview visibility and mints and revokes preview links.
+	ActPreviewsManage Action = "previews.manage"
 )
 
 // Permissions is the permission table: the weakest member role allowed each action, and
 // whether a tenant API key may do it. README.md of functions/api renders this table; a test
 // keeps the two in step.
 var Permissions = map[Action]Permission{
-	ActTenantRead:    {MinRole: RoleMember, APIKey: true},
-	ActTenantDelete:  {MinRole: RoleOwner},
-	ActMembersList:   {MinRole: RoleMember},
-	ActMemberAdd:     {MinRole: RoleAdmin},
-	ActMemberRemove:  {MinRole: RoleAdmin},
-	ActAPIKeysList:   {MinRole: RoleAdmin},
-	ActAPIKeyCreate:  {MinRole: RoleAdmin},
-	ActAPIKeyRevoke:  {MinRole: RoleAdmin},
-	ActAuditRead:     {MinRole: RoleAdmin},
-	ActSecretsList:   {MinRole: RoleMember},
-	ActSecretPut:     {MinRole: RoleAdmin},
-	ActSecretDelete:  {MinRole: RoleAdmin},
-	ActBuildsList:    {MinRole: RoleMember, APIKey: true},
-	ActBuildCreate:   {MinRole: RoleMember, APIKey: true},
-	ActBuildCancel:   {MinRole: RoleMember, APIKey: true},
-	ActReposList:     {MinRole: RoleMember},
-	ActReposWrite:    {MinRole: RoleAdmin},
-	ActRuntimesList:  {MinRole: RoleMember, APIKey: true},
-	ActRuntimeCreate: {MinRole: RoleMember, APIKey: true},
-	ActRuntimeManage: {MinRole: RoleMember, APIKey: true},
-	ActBrandingRead:  {MinRole: RoleMember},
-	ActBrandingWrite: {MinRole: RoleAdmin},
-	ActDomainsList:   {MinRole: RoleMember},
-	ActDomainsWrite:  {MinRole: RoleAdmin},
-	ActUsageRead:     {MinRole: RoleMember},
-	ActBudgetWrite:   {MinRole: RoleAdmin},
-	ActBillingManage: {MinRole: RoleOwner},
-	ActLLMRead:       {MinRole: RoleMember},
-	ActLLMWrite:      {MinRole: RoleAdmin},
+	ActTenantRead:     {MinRole: RoleMember, APIKey: true},
+	ActTenantDelete:   {MinRole: RoleOwner},
+	ActMembersList:    {MinRole: RoleMember},
+	ActMemberAdd:      {MinRole: RoleAdmin},
+	ActMemberRemove:   {MinRole: RoleAdmin},
+	ActAPIKeysList:    {MinRole: RoleAdmin},
+	ActAPIKeyCreate:   {MinRole: RoleAdmin},
+	ActAPIKeyRevoke:   {MinRole: RoleAdmin},
+	ActAuditRead:      {MinRole: RoleAdmin},
+	ActSecretsList:    {MinRole: RoleMember},
+	ActSecretPut:      {MinRole: RoleAdmin},
+	ActSecretDelete:   {MinRole: RoleAdmin},
+	ActBuildsList:     {MinRole: RoleMember, APIKey: true},
+	ActBuildCreate:    {MinRole: RoleMember, APIKey: true},
+	ActBuildCancel:    {MinRole: RoleMember, APIKey: true},
+	ActReposList:      {MinRole: RoleMember},
+	ActReposWrite:     {MinRole: RoleAdmin},
+	ActRuntimesList:   {MinRole: RoleMember, APIKey: true},
+	ActRuntimeCreate:  {MinRole: RoleMember, APIKey: true},
+	ActRuntimeManage:  {MinRole: RoleMember, APIKey: true},
+	ActBrandingRead:   {MinRole: RoleMember},
+	ActBrandingWrite:  {MinRole: RoleAdmin},
+	ActDomainsList:    {MinRole: RoleMember},
+	ActDomainsWrite:   {MinRole: RoleAdmin},
+	ActUsageRead:      {MinRole: RoleMember},
+	ActBudgetWrite:    {MinRole: RoleAdmin},
+	ActBillingManage:  {MinRole: RoleOwner},
+	ActLLMRead:        {MinRole: RoleMember},
+	ActLLMWrite:       {MinRole: RoleAdmin},
+	ActPreviewsManage: {MinRole: RoleMember, APIKey: true},
 }
 
 // Permission is one row of the table.

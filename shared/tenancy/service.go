@@ -94,7 +94,7 @@ func NewService(st store.Store, newKey NewKeyFunc, opts ...Option) (*Service, er
 var mutating = map[Action]bool{ActTenantDelete: true, ActMemberAdd: true, ActMemberRemove: true, ActAPIKeyCreate: true,
 	ActAPIKeyRevoke: true, ActSecretPut: true, ActSecretDelete: true, ActBuildCreate: true, ActBuildCancel: true, ActReposWrite: true,
 	ActRuntimeCreate: true, ActRuntimeManage: true, ActBrandingWrite: true, ActDomainsWrite: true,
-	ActBudgetWrite: true, ActBillingManage: true, ActLLMWrite: true}
+	ActBudgetWrite: true, ActBillingManage: true, ActLLMWrite: true, ActPreviewsManage: true}
 
 // Authorize checks that c may perform a on tenant and returns c's member role ("" for an API
 // key). A caller with no standing in the tenant gets ErrTenantNotFound, whether or not the

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,11 +23,13 @@ import (
 	"github.com/runyard/runyard/shared/auth"
 	"github.com/runyard/runyard/shared/build"
 	buildlocal "github.com/runyard/runyard/shared/build/local"
+	"github.com/runyard/runyard/shared/config"
 	"github.com/runyard/runyard/shared/deploy"
 	deploylocal "github.com/runyard/runyard/shared/deploy/local"
 	"github.com/runyard/runyard/shared/emulators"
 	"github.com/runyard/runyard/shared/events"
 	eventspubsub "github.com/runyard/runyard/shared/events/pubsub"
+	"github.com/runyard/runyard/shared/hosts"
 	"github.com/runyard/runyard/shared/httpx"
 	"github.com/runyard/runyard/shared/identity"
 	identitylocal "github.com/runyard/runyard/shared/identity/local"
@@ -219,7 +224,7 @@ func runDev(ctx context.Context, cfg devConfig, stdout, stderr io.Writer) (err e
 	}
 	env := devEnv{projectID: cfg.projectID, dev: auth.NewDevTokens(key), base: base, secrets: sec, billing: bill,
 		builder: builder, publisher: publisher, sources: srcs, builds: builds, deployer: driver, runtimes: orch,
-		previewHost: "localhost:" + port, identity: idm}
+		previewHost: "localhost:" + port, identity: idm, previewKey: previewKey(key), local: driver}
 	mux := http.NewServeMux()
 	for _, f := range httpFunctions {
 		h, err := f.build(ctx, env)
@@ -260,11 +265,20 @@ func runDev(ctx context.Context, cfg devConfig, stdout, stderr io.Writer) (err e
 	defer pusher.Close()
 	go publishTicks(ctx, publisher, time.Minute, log)
 
-	// Preview hosts ({port}-{runtime}.localhost) go to the runtimes, everything else to the
-	// functions.
+	// Runtime hosts under localhost ({runtime}.localhost, vscode-…, work-1-…, {port}-…) go to
+	// the gateway, as in domain mode, and through it to the local driver; everything else to
+	// the functions.
+	gw, err := gatewayFunction.build(ctx, env)
+	if err != nil {
+		return fmt.Errorf("function %s: %w", gatewayFunction.name, err)
+	}
 	preview := driver.PreviewHandler(env.previewHost)
 	root := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, _, ok := deploylocal.ParseHost(r.Host); ok {
+		if h, err := hosts.Parse(r.Host); err == nil && h.Domain == deploylocal.PreviewDomain {
+			gw.ServeHTTP(w, r)
+			return
+		}
+		if _, _, ok := deploylocal.ParseHost(r.Host); ok { // runtime ids the host scheme does not take
 			preview.ServeHTTP(w, r)
 			return
 		}
@@ -295,6 +309,14 @@ func runDev(ctx context.Context, cfg devConfig, stdout, stderr io.Writer) (err e
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// previewKey derives the local stack's preview link key from its dev token key (both stay in
+// the data directory's one secret).
+func previewKey(devKey []byte) config.Secret {
+	m := hmac.New(sha256.New, devKey)
+	m.Write([]byte("runyard preview links"))
+	return config.Secret(hex.EncodeToString(m.Sum(nil)))
 }
 
 // mount serves h under /<name>/ with the prefix stripped, as each function sees its own root.

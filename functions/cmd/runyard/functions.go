@@ -12,6 +12,7 @@ import (
 
 	"github.com/runyard/runyard/functions/api"
 	"github.com/runyard/runyard/functions/buildevents"
+	"github.com/runyard/runyard/functions/gateway"
 	"github.com/runyard/runyard/functions/githubhook"
 	"github.com/runyard/runyard/functions/runtimeapi"
 	"github.com/runyard/runyard/functions/stripehook"
@@ -23,6 +24,7 @@ import (
 	"github.com/runyard/runyard/shared/config"
 	"github.com/runyard/runyard/shared/deploy"
 	"github.com/runyard/runyard/shared/deploy/cloudrun"
+	deploylocal "github.com/runyard/runyard/shared/deploy/local"
 	"github.com/runyard/runyard/shared/events"
 	"github.com/runyard/runyard/shared/identity"
 	"github.com/runyard/runyard/shared/logging"
@@ -51,12 +53,22 @@ type devEnv struct {
 	billing stripe.EnvConfig
 	// identity records tenant service accounts and grants (no cloud calls).
 	identity identity.Manager
+	// previewKey signs preview links (the api mints them, the gateway checks them).
+	previewKey config.Secret
+	// local is the local runtime driver (the gateway's upstream).
+	local *deploylocal.Driver
 }
 
 // localRuntimes is the runtime settings of the local stack: one cell, tenant identities
 // recorded by the local identity adapter.
 func localRuntimes(e devEnv) cloudrun.EnvConfig {
 	return cloudrun.EnvConfig{Cells: []string{localCell(e.projectID)}, IngressImage: "local", Identity: cloudrun.IdentityTenant}
+}
+
+// localDomain puts c in domain mode under host ("localhost:PORT"), served over http.
+func localDomain(c cloudrun.EnvConfig, host string) cloudrun.EnvConfig {
+	c.RuntimeDomain, c.RuntimeScheme = host, "http"
+	return c
 }
 
 // localCell is the one cell of the local stack.
@@ -97,10 +109,13 @@ var httpFunctions = []httpFunction{
 			ProjectID: e.projectID, Audiences: []string{devAudience},
 			RequestTimeout: api.DefaultRequestTimeout, MaxBodyBytes: api.DefaultMaxBodyBytes,
 			MaxUploadBytes: api.DefaultMaxUploadBytes, BuildAllowedHosts: build.DefaultAllowedHosts,
-			Repos:       repos.Config{AllowedHosts: []string{"github.com"}, HookBaseURL: e.base + "/" + githubhook.FunctionName},
-			Runtimes:    localRuntimes(e),
-			PreviewHost: e.previewHost,
-			Billing:     e.billing,
+			Repos: repos.Config{AllowedHosts: []string{"github.com"}, HookBaseURL: e.base + "/" + githubhook.FunctionName},
+			// Domain mode, as the gateway serves it on *.localhost: the api's runtime URLs are
+			// http://{runtime}.localhost:PORT, vscode-…, {port}-… (runtimeapi keeps the direct
+			// URLs locally: OpenHands' server-side clients do not resolve *.localhost).
+			Runtimes:    localDomain(localRuntimes(e), e.previewHost),
+			PreviewHost: e.previewHost, PreviewLinkKey: e.previewKey,
+			Billing: e.billing,
 		}, api.Options{Logger: logging.FromContext(ctx), Dev: e.dev, Secrets: e.secrets, Builder: e.builder, Sources: e.sources,
 			Deployer: e.deployer, Identity: e.identity})
 	}},
@@ -126,6 +141,15 @@ var httpFunctions = []httpFunction{
 			MaxBodyBytes: stripehook.DefaultMaxBodyBytes}, stripehook.Options{Logger: logging.FromContext(ctx)})
 	}},
 }
+
+// gatewayFunction is the gateway (domain mode). It is not mounted under /gateway/: runyard dev
+// serves it on every runtime host under localhost ({runtime}.localhost:PORT, vscode-…,
+// work-1-…, {port}-…), with the local driver as its upstream.
+var gatewayFunction = httpFunction{name: gateway.FunctionName, build: func(ctx context.Context, e devEnv) (http.Handler, error) {
+	return gateway.Build(ctx, gateway.Config{ProjectID: e.projectID, RuntimeDomain: deploylocal.PreviewDomain, PreviewKey: e.previewKey,
+		CacheTTL: gateway.DefaultCacheTTL, CacheSize: gateway.DefaultCacheSize, DialTimeout: gateway.DefaultDialTimeout,
+		LookupTimeout: gateway.DefaultLookupTimeout}, gateway.Options{Logger: logging.FromContext(ctx), Local: e.local.ServePort})
+}}
 
 // eventFunctions lists every event function and its trigger topic.
 var eventFunctions = []eventFunction{

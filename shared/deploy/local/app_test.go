@@ -38,6 +38,7 @@ func TestMain(m *testing.M) {
 //	GET /stream    "first\n", flushed, then nothing until the client leaves
 //	GET /ws        a WebSocket handshake (101), then echoes raw bytes
 //
+// On $HOST:$VSCODE_PORT it answers every request with "vscode $RUNTIME_ID" (VS Code's port).
 // With IGNORE_TERM=1 it ignores SIGTERM.
 func runApp() {
 	if os.Getenv("IGNORE_TERM") == "1" {
@@ -99,6 +100,16 @@ func runApp() {
 			rw.Flush()
 		}
 	})
+	if vs := os.Getenv("VSCODE_PORT"); vs != "" {
+		vl, err := net.Listen("tcp", net.JoinHostPort(os.Getenv("HOST"), vs))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "app: listen vscode:", err)
+			os.Exit(2)
+		}
+		go http.Serve(vl, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "vscode %s", os.Getenv("RUNTIME_ID"))
+		}))
+	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "app: listen:", err)

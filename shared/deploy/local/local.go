@@ -104,6 +104,7 @@ type service struct {
 	spec    deploy.Spec
 	dir     string // the image directory
 	port    int    // the app's loopback port, kept across restarts
+	vscode  int    // the loopback port behind the runtime's VS Code port (VSCODE_PORT), kept too
 	paused  bool
 	deleted bool
 	proc    *process // nil while paused, stopping or between a stop and a start
@@ -113,6 +114,7 @@ type service struct {
 type snapshot struct {
 	spec    deploy.Spec
 	port    int
+	vscode  int
 	paused  bool
 	deleted bool
 	proc    *process
@@ -121,7 +123,7 @@ type snapshot struct {
 func (s *service) snapshot() snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return snapshot{spec: s.spec, port: s.port, paused: s.paused, deleted: s.deleted, proc: s.proc}
+	return snapshot{spec: s.spec, port: s.port, vscode: s.vscode, paused: s.paused, deleted: s.deleted, proc: s.proc}
 }
 
 func (s snapshot) url() string {
@@ -187,9 +189,15 @@ func (d *Driver) Deploy(ctx context.Context, spec deploy.Spec) (deploy.Status, e
 		d.forgetIfNew(svc)
 		return deploy.Status{}, err
 	}
-	port := snap.port
+	port, vscode := snap.port, snap.vscode
 	if port == 0 {
 		if port, err = d.freePort(); err != nil {
+			d.forgetIfNew(svc)
+			return deploy.Status{}, err
+		}
+	}
+	if vscode == 0 {
+		if vscode, err = d.freePort(port); err != nil {
 			d.forgetIfNew(svc)
 			return deploy.Status{}, err
 		}
@@ -197,7 +205,7 @@ func (d *Driver) Deploy(ctx context.Context, spec deploy.Spec) (deploy.Status, e
 
 	svc.mu.Lock()
 	old := svc.proc
-	svc.proc, svc.spec, svc.dir, svc.port, svc.paused = nil, spec, dir, port, false
+	svc.proc, svc.spec, svc.dir, svc.port, svc.vscode, svc.paused = nil, spec, dir, port, vscode, false
 	svc.mu.Unlock()
 	d.mu.Lock()
 	d.runtimes[spec.RuntimeID] = spec.Service
@@ -207,7 +215,7 @@ func (d *Driver) Deploy(ctx context.Context, spec deploy.Spec) (deploy.Status, e
 	p, err := d.start(svc, secretEnv)
 	svc.mu.Lock()
 	svc.proc = p
-	snap = snapshot{spec: svc.spec, port: svc.port, proc: p}
+	snap = snapshot{spec: svc.spec, port: svc.port, vscode: svc.vscode, proc: p}
 	svc.mu.Unlock()
 	if err != nil {
 		return d.status(ctx, snap), err
@@ -429,7 +437,7 @@ func (d *Driver) forgetIfNew(svc *service) {
 // freePort picks a free loopback port that no other service of this driver holds (a paused
 // service keeps its port). Another program may still take it before the app binds it; the app
 // then fails and Status says so.
-func (d *Driver) freePort() (int, error) {
+func (d *Driver) freePort(also ...int) (int, error) {
 	for range 20 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -437,7 +445,7 @@ func (d *Driver) freePort() (int, error) {
 		}
 		port := l.Addr().(*net.TCPAddr).Port
 		_ = l.Close()
-		if !d.portTaken(port) {
+		if !d.portTaken(port) && !slices.Contains(also, port) {
 			return port, nil
 		}
 	}
@@ -452,7 +460,7 @@ func (d *Driver) portTaken(port int) bool {
 	}
 	d.mu.Unlock()
 	for _, s := range all {
-		if s.snapshot().port == port {
+		if snap := s.snapshot(); snap.port == port || snap.vscode == port {
 			return true
 		}
 	}

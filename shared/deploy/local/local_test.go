@@ -105,7 +105,7 @@ func TestLifecycle(t *testing.T) {
 			t.Errorf("app env %s = %q, want %q", tc.name, got, tc.want)
 		}
 	}
-	allowed := []string{"HOME", "HOST", "PATH", "PORT", "RUNTIME_ID", "RUNTIME_URL", "WORKSPACE", "RUNYARD_LOCALDEPLOY_TEST_APP", "PWD", "OLDPWD", "SHLVL", "_"}
+	allowed := []string{"HOME", "HOST", "PATH", "PORT", "VSCODE_PORT", "RUNTIME_ID", "RUNTIME_URL", "WORKSPACE", "RUNYARD_LOCALDEPLOY_TEST_APP", "PWD", "OLDPWD", "SHLVL", "_"}
 	for name := range strings.SplitSeq(e.getOK(t, "8000-rt1.localhost", "/environ"), "\n") {
 		if !slices.Contains(allowed, name) {
 			t.Errorf("the app's environment has %s, which the driver does not set", name)

@@ -120,30 +120,42 @@ func (d *Driver) PreviewHandler(devHost string) http.Handler {
 		domain = PreviewDomain
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if logging.FromContext(r.Context()) == slog.Default() {
-			r = r.WithContext(logging.WithLogger(r.Context(), d.log))
-		}
 		rt, port, ok := parseHost(r.Host, domain)
 		if !ok {
 			httpx.Error(w, r, httpx.NotFound(CodeRuntimeNotFound, "not a runtime preview host"))
 			return
 		}
-		svc := d.runtime(rt)
-		if svc == nil {
-			httpx.Error(w, r, httpx.NotFound(CodeRuntimeNotFound, "runtime %s not found", rt))
-			return
-		}
-		s := svc.snapshot()
-		if !s.deleted && !servesPort(s, port) {
-			httpx.Error(w, r, httpx.NotFound(CodePortNotFound, "runtime %s serves no port %d", rt, port))
-			return
-		}
-		if refuse(w, r, rt, s, nil) {
-			return
-		}
-		ctx := context.WithValue(r.Context(), targetKey{}, target{runtime: rt, port: s.port, svc: svc})
-		d.proxy.ServeHTTP(w, r.WithContext(ctx))
+		d.ServePort(w, r, rt, port)
 	})
+}
+
+// ServePort serves r from port of runtime rt, as PreviewHandler does after reading the host:
+// the gateway's local upstream under runyard dev (it has authorized the request). Port 60001
+// (VS Code) reaches the service's VSCODE_PORT; the other ports PreviewHandler lists reach the
+// app's PORT.
+func (d *Driver) ServePort(w http.ResponseWriter, r *http.Request, rt string, port int) {
+	if logging.FromContext(r.Context()) == slog.Default() {
+		r = r.WithContext(logging.WithLogger(r.Context(), d.log))
+	}
+	svc := d.runtime(rt)
+	if svc == nil {
+		httpx.Error(w, r, httpx.NotFound(CodeRuntimeNotFound, "runtime %s not found", rt))
+		return
+	}
+	s := svc.snapshot()
+	if !s.deleted && !servesPort(s, port) {
+		httpx.Error(w, r, httpx.NotFound(CodePortNotFound, "runtime %s serves no port %d", rt, port))
+		return
+	}
+	if refuse(w, r, rt, s, nil) {
+		return
+	}
+	to := s.port
+	if port == deploy.PortVSCode {
+		to = s.vscode
+	}
+	ctx := context.WithValue(r.Context(), targetKey{}, target{runtime: rt, port: to, svc: svc})
+	d.proxy.ServeHTTP(w, r.WithContext(ctx))
 }
 
 // refuse answers for the app when the service s cannot take the request, and reports whether it
@@ -177,7 +189,7 @@ func refuse(w http.ResponseWriter, r *http.Request, rt string, s snapshot, cause
 // servesPort reports whether a request for port reaches the app (see PreviewHandler).
 func servesPort(s snapshot, port int) bool {
 	switch port {
-	case deploy.PortAgent, deploy.PortWorker1, deploy.PortWorker2, s.port:
+	case deploy.PortAgent, deploy.PortVSCode, deploy.PortWorker1, deploy.PortWorker2, s.port:
 		return true
 	}
 	return slices.Contains(s.spec.Ports, port)

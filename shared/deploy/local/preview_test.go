@@ -121,7 +121,6 @@ func TestPreviewErrors(t *testing.T) {
 		{"other domain", "8000-pe.example.com", http.StatusNotFound, local.CodeRuntimeNotFound, ""},
 		{"unknown runtime", "8000-nosuch.localhost:8080", http.StatusNotFound, local.CodeRuntimeNotFound, ""},
 		{"undeclared port", "9000-pe.localhost:8080", http.StatusNotFound, local.CodePortNotFound, ""},
-		{"vscode port", "60001-pe.localhost:8080", http.StatusNotFound, local.CodePortNotFound, ""},
 		{"not listening yet", "8000-slow.localhost:8080", http.StatusServiceUnavailable, local.CodeRuntimeNotReady, "5"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -138,6 +137,31 @@ func TestPreviewErrors(t *testing.T) {
 	}
 	if st := e.status(t, service(t, "slow")); st.Phase != deploy.PhaseDeploying {
 		t.Errorf("an app that does not listen: %+v, want deploying", st)
+	}
+}
+
+// TestVSCodePort: the runtime's VS Code port (60001) reaches the service's own VSCODE_PORT, a
+// second loopback port, through PreviewHandler and ServePort alike.
+func TestVSCodePort(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, local.Config{})
+	e.deploy(t, appSpec(t, "vs"))
+	e.waitPhase(t, service(t, "vs"), deploy.PhaseReady)
+	if r := e.get(t, "60001-vs.localhost:8080", "/anything"); r.status != http.StatusOK || r.body != "vscode vs" {
+		t.Errorf("60001 host: %d %q", r.status, r.body)
+	}
+	if r := e.get(t, "8000-vs.localhost:8080", "/"); r.status != http.StatusOK || r.body != "hello vs" {
+		t.Errorf("app port: %d %q", r.status, r.body)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { e.d.ServePort(w, r, "vs", deploy.PortVSCode) }))
+	t.Cleanup(srv.Close)
+	resp, err := http.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != http.StatusOK || string(b) != "vscode vs" {
+		t.Errorf("ServePort(60001): %d %q", resp.StatusCode, b)
 	}
 }
 

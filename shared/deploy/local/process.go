@@ -22,7 +22,7 @@ import (
 )
 
 // Environment variables the driver owns: a spec may not set them.
-var reservedEnv = []string{"PORT", "HOST"}
+var reservedEnv = []string{"PORT", "HOST", "VSCODE_PORT"}
 
 // defaultPath is the app's PATH when the driver has none.
 const defaultPath = "/usr/local/bin:/usr/bin:/bin"
@@ -139,7 +139,8 @@ func (d *Driver) environ(s snapshot, home string, secretEnv []string) []string {
 		env = append(env, k+"="+s.spec.Env[k])
 	}
 	env = append(env, secretEnv...)
-	return append(env, "HOST=127.0.0.1", "PORT="+strconv.Itoa(s.port), "RUNTIME_ID="+s.spec.RuntimeID, "RUNTIME_URL="+cmp.Or(s.spec.PublicURL, s.url()))
+	return append(env, "HOST=127.0.0.1", "PORT="+strconv.Itoa(s.port), "VSCODE_PORT="+strconv.Itoa(s.vscode),
+		"RUNTIME_ID="+s.spec.RuntimeID, "RUNTIME_URL="+cmp.Or(s.spec.PublicURL, s.url()))
 }
 
 // start runs the service's start command. svc.op is held. On error the returned process is
