@@ -4,8 +4,12 @@
 # project.tf). It authorizes every request itself (functions/gateway/README.md), so it is public
 # behind the load balancer; ingress admits only the load balancer. The 60-minute timeout is
 # Cloud Run's cap: WebSockets live as long as a request.
+#
+# Deployed only in domain mode: PREVIEW_LINK_KEY comes from the secret preview-link-key, and Cloud
+# Run refuses a revision whose secret has no version yet, so add one before setting var.domain.
 
 module "gateway" {
+  count      = var.domain == "" ? 0 : 1
   source     = "./modules/function"
   name       = "gateway"
   project_id = var.project_id

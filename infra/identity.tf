@@ -68,7 +68,7 @@ locals {
   build_member   = "serviceAccount:${local.build_email}"
   build_id       = "projects/${google_service_account.build.project}/serviceAccounts/${local.build_email}"
 
-  fn_member = {
+  fn_member = merge({
     api         = module.api.service_account_member
     runtimeapi  = module.runtimeapi.service_account_member
     buildevents = module.buildevents.service_account_member
@@ -76,8 +76,7 @@ locals {
     stripehook  = module.stripehook.service_account_member
     sweeper     = module.sweeper.service_account_member
     usage       = module.usage.service_account_member
-    gateway     = module.gateway.service_account_member
-  }
+  }, var.domain == "" ? {} : { gateway = module.gateway[0].service_account_member })
 
   # Functions that create, update or delete runtime services in the cells.
   deployers = toset(["api", "runtimeapi", "buildevents", "sweeper"])
@@ -102,7 +101,7 @@ locals {
     gateway = ["roles/datastore.viewer"]
   }
   project_grants = merge([
-    for fn, roles in local.project_roles : { for r in roles : "${fn} ${r}" => { fn = fn, role = r } }
+    for fn, roles in local.project_roles : { for r in roles : "${fn} ${r}" => { fn = fn, role = r } } if contains(keys(local.fn_member), fn)
   ]...)
 
   # Roles in every cell project, for the deployers:

@@ -33,6 +33,10 @@ run "domain_mode_load_balancer" {
   }
 
   assert {
+    condition     = module.gateway[0].ingress == "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER" && toset(module.gateway[0].invoker_members) == toset(["allUsers"])
+    error_message = "the gateway takes traffic only from the load balancer (it authorizes every request itself, so its invoker is allUsers)."
+  }
+  assert {
     condition     = google_compute_region_network_endpoint_group.gateway[0].cloud_run[0].service == "gateway" && google_compute_region_network_endpoint_group.gateway[0].network_endpoint_type == "SERVERLESS"
     error_message = "the load balancer's backend must be the gateway function, through a serverless NEG."
   }
