@@ -177,10 +177,10 @@ resource "google_project_iam_member" "workspace_buckets" {
   member   = local.fn_member[each.value]
 }
 
-# Closed usage periods: published after the state change that closes them (buildevents) and by
-# the sweeper's outbox drain.
+# Closed usage periods: published right after the state change that closes them (api,
+# runtimeapi, buildevents, sweeper) and by the sweeper's outbox drain.
 resource "google_pubsub_topic_iam_member" "usage_publisher" {
-  for_each = toset(["buildevents", "sweeper"])
+  for_each = toset(["api", "runtimeapi", "buildevents", "sweeper"])
   project  = var.project_id
   topic    = google_pubsub_topic.this["usage"].name
   role     = "roles/pubsub.publisher"

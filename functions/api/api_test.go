@@ -26,6 +26,7 @@ import (
 	"github.com/runyard/runyard/shared/deploy"
 	deployrun "github.com/runyard/runyard/shared/deploy/cloudrun"
 	"github.com/runyard/runyard/shared/deploy/deploytest"
+	"github.com/runyard/runyard/shared/events/eventstest"
 	"github.com/runyard/runyard/shared/httpx"
 	identityiam "github.com/runyard/runyard/shared/identity/iam"
 	"github.com/runyard/runyard/shared/identity/identitytest"
@@ -64,6 +65,8 @@ type env struct {
 	// workspace buckets (fake-gcs-server) and their IAM (gRPC).
 	iam     *identitytest.FakeIAM
 	storage *workspacetest.FakeStorage
+	// pub receives what the handler publishes (closed usage periods).
+	pub *eventstest.Recorder
 }
 
 type envOptions struct {
@@ -133,7 +136,9 @@ func newEnv(tb testing.TB, opts ...envOptions) *env {
 		tb.Fatal(err)
 	}
 	ws.WithIAMClient(storageFake.IAMClient(tb))
+	pub := &eventstest.Recorder{}
 	h, err := api.Build(context.Background(), cfg, api.Options{
+		Publisher: pub,
 		Identity:  identityiam.NewFromClients(adminClient, projectsClient),
 		Workspace: ws,
 		Store:     st, IDTokenOptions: []option.ClientOption{g.ClientOption()},
@@ -148,7 +153,7 @@ func newEnv(tb testing.TB, opts ...envOptions) *env {
 		tb.Fatalf("api.Build: %v", err)
 	}
 	return &env{h: h, g: g, logs: logs, sm: sm, cb: cb, builds: builds, run: runFake, iap: iapFake, st: st, dns: dns,
-		iam: iamFake, storage: storageFake}
+		iam: iamFake, storage: storageFake, pub: pub}
 }
 
 // user returns an Authorization value for a signed-in Google user.

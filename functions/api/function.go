@@ -22,6 +22,8 @@ import (
 	"github.com/runyard/runyard/shared/build/cloudbuild"
 	"github.com/runyard/runyard/shared/config"
 	"github.com/runyard/runyard/shared/deploy"
+	"github.com/runyard/runyard/shared/events"
+	eventspubsub "github.com/runyard/runyard/shared/events/pubsub"
 	"github.com/runyard/runyard/shared/httpx"
 	"github.com/runyard/runyard/shared/identity"
 	"github.com/runyard/runyard/shared/logging"
@@ -34,7 +36,6 @@ import (
 	"github.com/runyard/runyard/shared/store"
 	"github.com/runyard/runyard/shared/store/firestore"
 	"github.com/runyard/runyard/shared/tenancy"
-	"github.com/runyard/runyard/shared/usage"
 	"github.com/runyard/runyard/shared/whitelabel"
 	wsgcs "github.com/runyard/runyard/shared/workspace/gcs"
 )
@@ -73,6 +74,8 @@ type Options struct {
 	Resolver whitelabel.TXTResolver
 	// Dev verifies local dev tokens. Only `runyard dev` sets it; the deployed function never does.
 	Dev authn.DevVerifier
+	// Publisher publishes closed usage periods (default: Pub/Sub).
+	Publisher events.Publisher
 	// Identity replaces the IAM adapter of tenant service accounts (tests; runyard dev's local one).
 	Identity identity.Manager
 	// Workspace replaces the Cloud Storage workspace provisioner (tests).
@@ -147,7 +150,13 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
-	use, err := usage.NewService(st, usage.Options{})
+	// Periods closed by this function's runtime moves are published right after each move;
+	// the sweeper's drain catches any a crash leaves in the outbox.
+	pub, err := eventspubsub.Or(ctx, opts.Publisher, cfg.ProjectID)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	use, err := runtimeenv.Usage(runtimeenv.Params{Store: st, Env: cfg.Runtimes, Publisher: pub})
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +165,7 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 		return nil, fmt.Errorf("api: billing: %w", err)
 	}
 	orch, dep, err := runtimeenv.Orchestrator(ctx, runtimeenv.Params{ProjectID: cfg.ProjectID, Env: cfg.Runtimes, Store: st,
-		Builds: builds, Deployer: opts.Deployer, PublicAPI: cfg.PublicURL, GrantSecrets: sec.GrantAccess, Gate: bill.Check,
+		Builds: builds, Deployer: opts.Deployer, Usage: use, PublicAPI: cfg.PublicURL, GrantSecrets: sec.GrantAccess, Gate: bill.Check,
 		Identity: idsvc, Workspace: opts.Workspace})
 	if err != nil {
 		return nil, err

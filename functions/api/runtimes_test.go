@@ -14,6 +14,7 @@ import (
 	"github.com/runyard/runyard/shared/deploy"
 	"github.com/runyard/runyard/shared/runtime"
 	"github.com/runyard/runyard/shared/store"
+	"github.com/runyard/runyard/shared/usage"
 )
 
 const image = "us-central1-docker.pkg.dev/test-project/runyard/acme@sha256:" + "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -81,9 +82,26 @@ func TestRuntimeLifecycle(t *testing.T) {
 	if rt.State != "running" || rt.URLs.Agent == "" || rt.URLs.Previews["3000"] == "" || !strings.Contains(rt.URLs.VSCode, "/vscode/?tkn=") || len(rt.URLs.VSCode) < 40 {
 		t.Fatalf("after ready: %+v", rt)
 	}
+	// Half a second of running (2 vCPU, resource factor 2) is a period with something to bill:
+	// a period of nothing is closed without an event.
+	time.Sleep(500 * time.Millisecond)
 	f.must(t, 202, "POST", "/v1/tenants/acme/runtimes/"+rt.ID+":pause", f.member, nil, &rt)
 	if rt.State != "paused" {
 		t.Errorf("pause: %s", rt.State)
+	}
+	// The pause closed the running period; it is published to the usage topic at once, not
+	// left for the sweeper's drain.
+	published := func(state string) bool {
+		for _, m := range f.pub.Messages() {
+			ev, err := usage.DecodeEvent(m.Data)
+			if m.Topic == usage.Topic && err == nil && ev.Runtime == rt.ID && ev.State == state && ev.Tenant == "acme" {
+				return true
+			}
+		}
+		return false
+	}
+	if !published("running") {
+		t.Errorf("no usage event for the running period: %d messages", len(f.pub.Messages()))
 	}
 	if rec := f.do(t, "POST", "/v1/tenants/acme/runtimes/"+rt.ID+":pause", f.member, nil); rec.Code != 409 || errorCode(t, rec) != "illegal_transition" {
 		t.Errorf("pause twice: %d %s", rec.Code, rec.Body)

@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"os"
 
-	"cloud.google.com/go/pubsub/v2"
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
 	"github.com/runyard/runyard/shared/build"
@@ -85,13 +84,9 @@ func Build(ctx context.Context, cfg Config, opts Options) (*Handler, error) {
 			return nil, fmt.Errorf("buildevents: store: %w", err)
 		}
 	}
-	pub := opts.Publisher
-	if pub == nil {
-		ps, err := pubsub.NewClient(ctx, cfg.ProjectID)
-		if err != nil {
-			return nil, fmt.Errorf("buildevents: pubsub: %w", err)
-		}
-		pub = eventspubsub.New(ps)
+	pub, err := eventspubsub.Or(ctx, opts.Publisher, cfg.ProjectID)
+	if err != nil {
+		return nil, fmt.Errorf("buildevents: %w", err)
 	}
 	// The service never starts builds here, so it needs no builder.
 	svc, err := build.NewService(st, build.NoBuilder{})

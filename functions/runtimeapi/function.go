@@ -24,6 +24,8 @@ import (
 	"github.com/runyard/runyard/shared/build/cloudbuild"
 	"github.com/runyard/runyard/shared/config"
 	"github.com/runyard/runyard/shared/deploy"
+	"github.com/runyard/runyard/shared/events"
+	eventspubsub "github.com/runyard/runyard/shared/events/pubsub"
 	"github.com/runyard/runyard/shared/httpx"
 	"github.com/runyard/runyard/shared/identity"
 	"github.com/runyard/runyard/shared/logging"
@@ -33,7 +35,6 @@ import (
 	"github.com/runyard/runyard/shared/store"
 	"github.com/runyard/runyard/shared/store/firestore"
 	"github.com/runyard/runyard/shared/tenancy"
-	"github.com/runyard/runyard/shared/usage"
 	"github.com/runyard/runyard/shared/whitelabel"
 )
 
@@ -66,6 +67,8 @@ type Options struct {
 	// HTTPClient does the readiness check GET {url}/alive (nil: a plain client). Tests route
 	// the runtimes' URLs to a local server with it.
 	HTTPClient *http.Client
+	// Publisher publishes closed usage periods (default: Pub/Sub).
+	Publisher events.Publisher
 	// Identity replaces the IAM adapter of tenant service accounts (runyard dev's local one).
 	Identity identity.Manager
 	// LocalImages is set by `runyard dev` only: /start takes image "local:<folder>" (run with
@@ -107,7 +110,13 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
-	use, err := usage.NewService(st, usage.Options{})
+	// Periods closed by this function's runtime moves are published right after each move;
+	// the sweeper's drain catches any a crash leaves in the outbox.
+	pub, err := eventspubsub.Or(ctx, opts.Publisher, cfg.ProjectID)
+	if err != nil {
+		return nil, fmt.Errorf("runtimeapi: %w", err)
+	}
+	use, err := runtimeenv.Usage(runtimeenv.Params{Store: st, Env: cfg.Runtimes, Publisher: pub})
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +125,7 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 		return nil, fmt.Errorf("runtimeapi: billing: %w", err)
 	}
 	orch, _, err := runtimeenv.Orchestrator(ctx, runtimeenv.Params{ProjectID: cfg.ProjectID, Env: cfg.Runtimes, Store: st,
-		Builds: builds, Deployer: opts.Deployer, PublicAPI: cfg.ActivityBaseURL, Gate: bill.Check,
+		Builds: builds, Deployer: opts.Deployer, Usage: use, PublicAPI: cfg.ActivityBaseURL, Gate: bill.Check,
 		IdentityManager: opts.Identity})
 	if err != nil {
 		return nil, err

@@ -17,7 +17,6 @@ import (
 	"os"
 	"time"
 
-	"cloud.google.com/go/pubsub/v2"
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
 	"github.com/runyard/runyard/shared/billing"
@@ -123,13 +122,9 @@ func Build(ctx context.Context, cfg Config, opts Options) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	pub := opts.Publisher
-	if pub == nil {
-		ps, err := pubsub.NewClient(ctx, cfg.ProjectID)
-		if err != nil {
-			return nil, fmt.Errorf("sweeper: pubsub: %w", err)
-		}
-		pub = eventspubsub.New(ps)
+	pub, err := eventspubsub.Or(ctx, opts.Publisher, cfg.ProjectID)
+	if err != nil {
+		return nil, fmt.Errorf("sweeper: %w", err)
 	}
 	use, err := usage.NewService(st, usage.Options{Publisher: pub, StorageRate: cfg.Runtimes.UsageStorageRate, Now: opts.Now})
 	if err != nil {

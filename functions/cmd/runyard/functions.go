@@ -117,7 +117,7 @@ var httpFunctions = []httpFunction{
 			PreviewHost: e.previewHost, PreviewLinkKey: e.previewKey,
 			Billing: e.billing,
 		}, api.Options{Logger: logging.FromContext(ctx), Dev: e.dev, Secrets: e.secrets, Builder: e.builder, Sources: e.sources,
-			Deployer: e.deployer, Identity: e.identity})
+			Deployer: e.deployer, Identity: e.identity, Publisher: e.publisher})
 	}},
 	{name: runtimeapi.FunctionName, build: func(ctx context.Context, e devEnv) (http.Handler, error) {
 		return runtimeapi.Build(ctx, runtimeapi.Config{
@@ -126,7 +126,7 @@ var httpFunctions = []httpFunction{
 			Runtimes: localRuntimes(e),
 			Billing:  e.billing,
 		}, runtimeapi.Options{Logger: logging.FromContext(ctx), Builder: e.builder, Deployer: e.deployer, LocalImages: true,
-			Identity: e.identity})
+			Identity: e.identity, Publisher: e.publisher})
 	}},
 	{name: githubhook.FunctionName, build: func(ctx context.Context, e devEnv) (http.Handler, error) {
 		return githubhook.Build(ctx, githubhook.Config{ProjectID: e.projectID, RequestTimeout: githubhook.DefaultRequestTimeout,

@@ -52,6 +52,19 @@ func New(client *pubsub.Client, opts ...Option) *Publisher {
 	return p
 }
 
+// Or returns pub when it is set (tests, runyard dev), else a publisher over a new Pub/Sub
+// client for project: the default of every function that publishes.
+func Or(ctx context.Context, pub events.Publisher, project string) (events.Publisher, error) {
+	if pub != nil {
+		return pub, nil
+	}
+	client, err := pubsub.NewClient(ctx, project)
+	if err != nil {
+		return nil, fmt.Errorf("pubsub: client: %w", err)
+	}
+	return New(client), nil
+}
+
 // Publish sends one message and waits for its server id.
 func (p *Publisher) Publish(ctx context.Context, topic string, data []byte, attrs map[string]string) (string, error) {
 	if topic == "" {
