@@ -360,7 +360,7 @@ func stripOutbound(out *http.Request, t target) {
 		out.Header.Del("X-Goog-Authenticated-User-Email")
 		out.Header.Del("X-Goog-Authenticated-User-Id")
 	}
-	removeCookie(out.Header, previews.Cookie)
+	httpx.RemoveCookie(out.Header, previews.Cookie)
 	if out.URL.RawQuery != "" && strings.Contains(out.URL.RawQuery, previews.TokenParam) {
 		q := out.URL.Query()
 		q.Del(previews.TokenParam)
@@ -420,39 +420,6 @@ func newTransport(dial time.Duration) *http.Transport {
 		TLSHandshakeTimeout:   dial,
 		ExpectContinueTimeout: time.Second,
 		DisableCompression:    true, // pass encodings through untouched
-	}
-}
-
-// removeCookie drops the named cookie from the Cookie headers, keeping the others verbatim.
-func removeCookie(h http.Header, name string) {
-	lines := h.Values("Cookie")
-	if len(lines) == 0 {
-		return
-	}
-	var kept []string
-	changed := false
-	for _, line := range lines {
-		var pairs []string
-		for _, pair := range strings.Split(line, ";") {
-			n, _, _ := strings.Cut(strings.TrimSpace(pair), "=")
-			if n == name {
-				changed = true
-				continue
-			}
-			if p := strings.TrimSpace(pair); p != "" {
-				pairs = append(pairs, p)
-			}
-		}
-		if len(pairs) > 0 {
-			kept = append(kept, strings.Join(pairs, "; "))
-		}
-	}
-	if !changed {
-		return
-	}
-	h.Del("Cookie")
-	for _, line := range kept {
-		h.Add("Cookie", line)
 	}
 }
 

@@ -125,7 +125,7 @@ func (s *Service) PutLLM(ctx context.Context, c tenancy.Caller, tenant string, i
 		reason = fmt.Sprintf("vertex_ai on: %v", l.Models)
 	}
 	err = s.store.RunTransaction(ctx, func(ctx context.Context, tx store.Tx) error {
-		if err := tenantExists(tx, tenant); err != nil {
+		if err := tenancy.TenantExistsTx(tx, tenant); err != nil {
 			return err
 		}
 		if err := tx.Put(llmKey(tenant), out); err != nil {
@@ -205,19 +205,4 @@ func (s *Service) DeleteTenant(ctx context.Context, tenant string) error {
 		logging.FromContext(ctx).InfoContext(ctx, "tenant service account deleted", "tenant", tenant, "project", p)
 	}
 	return errors.Join(errs...)
-}
-
-// tenantExists fails with tenancy.ErrTenantNotFound for a missing or deleting tenant.
-func tenantExists(tx store.Tx, tenant string) error {
-	var t tenancy.Tenant
-	if _, err := tx.Get(store.TenantKey(tenant), &t); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return tenancy.ErrTenantNotFound
-		}
-		return err
-	}
-	if t.DeletingAt != nil {
-		return tenancy.ErrTenantNotFound
-	}
-	return nil
 }

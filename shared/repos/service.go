@@ -89,7 +89,7 @@ func (s *Service) Connect(ctx context.Context, c tenancy.Caller, tenant, rawURL,
 		return Repo{}, "", err
 	}
 	err = s.store.RunTransaction(ctx, func(ctx context.Context, tx store.Tx) error {
-		if err := tenantExists(tx, tenant); err != nil {
+		if err := tenancy.TenantExistsTx(tx, tenant); err != nil {
 			return err
 		}
 		var ix repoURLIndex
@@ -198,21 +198,6 @@ func getRepo(ctx context.Context, st store.Store, tenant, id string) (Repo, erro
 		return Repo{}, fmt.Errorf("repos: get: %w", err)
 	}
 	return r, nil
-}
-
-// tenantExists reads the tenant in tx; a missing or deleting tenant is tenancy.ErrTenantNotFound.
-func tenantExists(tx store.Tx, tenant string) error {
-	var t tenancy.Tenant
-	if _, err := tx.Get(store.TenantKey(tenant), &t); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return tenancy.ErrTenantNotFound
-		}
-		return err
-	}
-	if t.DeletingAt != nil {
-		return tenancy.ErrTenantNotFound
-	}
-	return nil
 }
 
 // backendError maps a secrets backend error.

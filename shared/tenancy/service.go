@@ -587,3 +587,20 @@ func (s *Service) MemberEmails(ctx context.Context, tenant string) ([]string, er
 		cursor = next
 	}
 }
+
+// TenantExistsTx reads the tenant in tx: a missing or deleting tenant is ErrTenantNotFound.
+// Services that keep per-tenant documents outside tenancy (repos, identity, whitelabel) check
+// it in the transaction that writes them, so nothing is written under a deleted tenant.
+func TenantExistsTx(tx store.Tx, tenant string) error {
+	var t Tenant
+	if _, err := tx.Get(store.TenantKey(tenant), &t); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return ErrTenantNotFound
+		}
+		return err
+	}
+	if t.DeletingAt != nil {
+		return ErrTenantNotFound
+	}
+	return nil
+}

@@ -96,7 +96,7 @@ func (s *Service) PutBranding(ctx context.Context, c tenancy.Caller, tenant stri
 	now := s.now()
 	tb := TenantBranding{Branding: b, UpdatedAt: now, UpdatedBy: c.Actor()}
 	err = s.store.RunTransaction(ctx, func(ctx context.Context, tx store.Tx) error {
-		if err := tenantExists(tx, tenant); err != nil {
+		if err := tenancy.TenantExistsTx(tx, tenant); err != nil {
 			return err
 		}
 		if err := tx.Put(brandingKey(tenant), tb); err != nil {
@@ -146,7 +146,7 @@ func (s *Service) AddDomain(ctx context.Context, c tenancy.Caller, tenant, raw s
 	d := Domain{Domain: domain, Status: StatusPending, ChallengeName: ChallengePrefix + domain,
 		ChallengeValue: newChallenge(), CreatedAt: now, CreatedBy: c.Actor()}
 	err = s.store.RunTransaction(ctx, func(ctx context.Context, tx store.Tx) error {
-		if err := tenantExists(tx, tenant); err != nil {
+		if err := tenancy.TenantExistsTx(tx, tenant); err != nil {
 			return err
 		}
 		var cl Claim
@@ -233,7 +233,7 @@ func (s *Service) VerifyDomain(ctx context.Context, c tenancy.Caller, tenant, ra
 	}
 	var out Domain
 	err = s.store.RunTransaction(ctx, func(ctx context.Context, tx store.Tx) error {
-		if err := tenantExists(tx, tenant); err != nil {
+		if err := tenancy.TenantExistsTx(tx, tenant); err != nil {
 			return err
 		}
 		var cur Domain
@@ -321,21 +321,6 @@ func (s *Service) DeleteDomain(ctx context.Context, c tenancy.Caller, tenant, ra
 		return tenancy.AuditTx(tx, c, tenant, ActDomainsWrite, target, tenancy.OutcomeSuccess, "delete "+d.Domain, now)
 	})
 	return s.finish(ctx, c, tenant, ActDomainsWrite, target, "delete", err, now)
-}
-
-// tenantExists reads the tenant in tx; a missing or deleting tenant is tenancy.ErrTenantNotFound.
-func tenantExists(tx store.Tx, tenant string) error {
-	var t tenancy.Tenant
-	if _, err := tx.Get(store.TenantKey(tenant), &t); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return tenancy.ErrTenantNotFound
-		}
-		return err
-	}
-	if t.DeletingAt != nil {
-		return tenancy.ErrTenantNotFound
-	}
-	return nil
 }
 
 // record writes an audit event on its own (for failures, which wrote nothing else), even when

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/runyard/runyard/shared/auth"
+	"github.com/runyard/runyard/shared/httpx"
 )
 
 // Header names the sidecar reads or strips.
@@ -60,38 +61,5 @@ func stripCredentials(h http.Header, k Kind, mode string) {
 		h.Del("X-Goog-Authenticated-User-Email")
 		h.Del("X-Goog-Authenticated-User-Id")
 	}
-	removeCookie(h, SessionCookie)
-}
-
-// removeCookie drops the named cookie from the Cookie headers, keeping the others verbatim.
-func removeCookie(h http.Header, name string) {
-	lines := h.Values("Cookie")
-	if len(lines) == 0 {
-		return
-	}
-	var kept []string
-	changed := false
-	for _, line := range lines {
-		var pairs []string
-		for _, pair := range strings.Split(line, ";") {
-			n, _, _ := strings.Cut(strings.TrimSpace(pair), "=")
-			if n == name {
-				changed = true
-				continue
-			}
-			if strings.TrimSpace(pair) != "" {
-				pairs = append(pairs, strings.TrimSpace(pair))
-			}
-		}
-		if len(pairs) > 0 {
-			kept = append(kept, strings.Join(pairs, "; "))
-		}
-	}
-	if !changed {
-		return
-	}
-	h.Del("Cookie")
-	for _, line := range kept {
-		h.Add("Cookie", line)
-	}
+	httpx.RemoveCookie(h, SessionCookie)
 }
