@@ -32,7 +32,7 @@ test: build
 	$(TESTENV) $(GO) test -race -count=1 ./...
 
 ## infra-check: build the pinned OpenTofu and Google provider once (cached outside the repo,
-## about 6 minutes cold on 2 cores), then tofu fmt -check, validate and test, offline (infra/README.md).
+## about 9 minutes with empty Go caches on 2 cores), then tofu fmt -check, validate and test, offline (infra/README.md).
 infra-check:
 	$(GO) test -tags infracheck -count=1 -run '^TestInfraCheck$$' -v ./infra/
 
