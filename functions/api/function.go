@@ -6,6 +6,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -87,25 +88,13 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	st := opts.Store
-	if st == nil {
-		var err error
-		st, err = firestore.NewWithConfig(ctx, firestore.Config{ProjectID: cfg.ProjectID, DatabaseID: cfg.FirestoreDatabase})
-		if err != nil {
-			return nil, fmt.Errorf("api: store: %w", err)
-		}
+	st, err := firestore.Or(ctx, opts.Store, firestore.Config{ProjectID: cfg.ProjectID, DatabaseID: cfg.FirestoreDatabase})
+	if err != nil {
+		return nil, fmt.Errorf("api: store: %w", err)
 	}
-	sec := opts.Secrets
-	if sec == nil {
-		project := cfg.SecretsProject
-		if project == "" {
-			project = cfg.ProjectID
-		}
-		var err error
-		sec, err = secretmanager.New(ctx, project)
-		if err != nil {
-			return nil, fmt.Errorf("api: secrets: %w", err)
-		}
+	sec, err := secretmanager.Or(ctx, opts.Secrets, cmp.Or(cfg.SecretsProject, cfg.ProjectID))
+	if err != nil {
+		return nil, fmt.Errorf("api: secrets: %w", err)
 	}
 	// The identity service authorizes with tenancy, and tenancy deletes a tenant's identities
 	// with it: tenancy gets a closure over the service built just after.

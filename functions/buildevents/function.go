@@ -8,6 +8,7 @@
 package buildevents
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -77,12 +78,9 @@ type Options struct {
 
 // Build wires the function's handler from cfg and opts.
 func Build(ctx context.Context, cfg Config, opts Options) (*Handler, error) {
-	st := opts.Store
-	if st == nil {
-		var err error
-		if st, err = firestore.NewWithConfig(ctx, firestore.Config{ProjectID: cfg.ProjectID, DatabaseID: cfg.FirestoreDatabase}); err != nil {
-			return nil, fmt.Errorf("buildevents: store: %w", err)
-		}
+	st, err := firestore.Or(ctx, opts.Store, firestore.Config{ProjectID: cfg.ProjectID, DatabaseID: cfg.FirestoreDatabase})
+	if err != nil {
+		return nil, fmt.Errorf("buildevents: store: %w", err)
 	}
 	pub, err := eventspubsub.Or(ctx, opts.Publisher, cfg.ProjectID)
 	if err != nil {
@@ -112,11 +110,7 @@ func Build(ctx context.Context, cfg Config, opts Options) (*Handler, error) {
 
 // runtimes builds the production continuation: the orchestrator on Cloud Run.
 func runtimes(ctx context.Context, cfg Config, st store.Store, builds *build.Service, use *usage.Service) (Continuer, error) {
-	project := cfg.SecretsProject
-	if project == "" {
-		project = cfg.ProjectID
-	}
-	sec, err := secretmanager.New(ctx, project)
+	sec, err := secretmanager.New(ctx, cmp.Or(cfg.SecretsProject, cfg.ProjectID))
 	if err != nil {
 		return nil, fmt.Errorf("buildevents: secrets: %w", err)
 	}

@@ -68,12 +68,9 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	st := opts.Store
-	if st == nil {
-		var err error
-		if st, err = firestore.NewWithConfig(ctx, firestore.Config{ProjectID: cfg.ProjectID, DatabaseID: cfg.FirestoreDatabase}); err != nil {
-			return nil, fmt.Errorf("gateway: store: %w", err)
-		}
+	st, err := firestore.Or(ctx, opts.Store, firestore.Config{ProjectID: cfg.ProjectID, DatabaseID: cfg.FirestoreDatabase})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: store: %w", err)
 	}
 	v := opts.Verifier
 	if v == nil && cfg.IAPAudience != "" {

@@ -11,6 +11,7 @@
 package githubhook
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -70,25 +71,13 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	st := opts.Store
-	if st == nil {
-		var err error
-		st, err = firestore.NewWithConfig(ctx, firestore.Config{ProjectID: cfg.ProjectID, DatabaseID: cfg.FirestoreDatabase})
-		if err != nil {
-			return nil, fmt.Errorf("githubhook: store: %w", err)
-		}
+	st, err := firestore.Or(ctx, opts.Store, firestore.Config{ProjectID: cfg.ProjectID, DatabaseID: cfg.FirestoreDatabase})
+	if err != nil {
+		return nil, fmt.Errorf("githubhook: store: %w", err)
 	}
-	sec := opts.Secrets
-	if sec == nil {
-		project := cfg.SecretsProject
-		if project == "" {
-			project = cfg.ProjectID
-		}
-		var err error
-		sec, err = secretmanager.New(ctx, project)
-		if err != nil {
-			return nil, fmt.Errorf("githubhook: secrets: %w", err)
-		}
+	sec, err := secretmanager.Or(ctx, opts.Secrets, cmp.Or(cfg.SecretsProject, cfg.ProjectID))
+	if err != nil {
+		return nil, fmt.Errorf("githubhook: secrets: %w", err)
 	}
 	if opts.Prebuilder == nil {
 		builder, err := cloudbuild.New(ctx, cfg.Build.Config(cfg.ProjectID))

@@ -84,13 +84,9 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 	if cfg.AliveTimeout <= 0 {
 		cfg.AliveTimeout = DefaultAliveTimeout
 	}
-	st := opts.Store
-	if st == nil {
-		var err error
-		st, err = firestore.NewWithConfig(ctx, firestore.Config{ProjectID: cfg.ProjectID, DatabaseID: cfg.FirestoreDatabase})
-		if err != nil {
-			return nil, fmt.Errorf("runtimeapi: store: %w", err)
-		}
+	st, err := firestore.Or(ctx, opts.Store, firestore.Config{ProjectID: cfg.ProjectID, DatabaseID: cfg.FirestoreDatabase})
+	if err != nil {
+		return nil, fmt.Errorf("runtimeapi: store: %w", err)
 	}
 	ten, err := tenancy.NewService(st, authn.NewAPIKey)
 	if err != nil {

@@ -54,13 +54,9 @@ func Build(ctx context.Context, cfg Config, opts Options) (http.Handler, error) 
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	st := opts.Store
-	if st == nil {
-		var err error
-		st, err = firestore.NewWithConfig(ctx, firestore.Config{ProjectID: cfg.ProjectID, DatabaseID: cfg.FirestoreDatabase})
-		if err != nil {
-			return nil, fmt.Errorf("stripehook: store: %w", err)
-		}
+	st, err := firestore.Or(ctx, opts.Store, firestore.Config{ProjectID: cfg.ProjectID, DatabaseID: cfg.FirestoreDatabase})
+	if err != nil {
+		return nil, fmt.Errorf("stripehook: store: %w", err)
 	}
 	// Applying events needs no Stripe key: only the store.
 	bill, err := billing.NewService(st, billing.Options{})

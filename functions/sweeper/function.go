@@ -110,12 +110,9 @@ func Build(ctx context.Context, cfg Config, opts Options) (*Handler, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	st := opts.Store
-	if st == nil {
-		var err error
-		if st, err = firestore.NewWithConfig(ctx, firestore.Config{ProjectID: cfg.ProjectID, DatabaseID: cfg.FirestoreDatabase}); err != nil {
-			return nil, fmt.Errorf("sweeper: store: %w", err)
-		}
+	st, err := firestore.Or(ctx, opts.Store, firestore.Config{ProjectID: cfg.ProjectID, DatabaseID: cfg.FirestoreDatabase})
+	if err != nil {
+		return nil, fmt.Errorf("sweeper: store: %w", err)
 	}
 	// The sweeper never starts builds; the orchestrator only needs a build service to exist.
 	builds, err := build.NewService(st, build.NoBuilder{})

@@ -90,12 +90,9 @@ func Build(ctx context.Context, cfg Config, opts Options) (*Handler, error) {
 	if cfg.StripeTimeout <= 0 {
 		cfg.StripeTimeout = 10 * time.Second
 	}
-	st := opts.Store
-	if st == nil {
-		var err error
-		if st, err = firestore.NewWithConfig(ctx, firestore.Config{ProjectID: cfg.ProjectID, DatabaseID: cfg.FirestoreDatabase}); err != nil {
-			return nil, fmt.Errorf("usage: store: %w", err)
-		}
+	st, err := firestore.Or(ctx, opts.Store, firestore.Config{ProjectID: cfg.ProjectID, DatabaseID: cfg.FirestoreDatabase})
+	if err != nil {
+		return nil, fmt.Errorf("usage: store: %w", err)
 	}
 	periods, err := usagesvc.NewService(st, usagesvc.Options{})
 	if err != nil {

@@ -71,6 +71,19 @@ func New(ctx context.Context, projectID string, opts ...option.ClientOption) (*M
 	return NewWithConfig(ctx, Config{ProjectID: projectID}, opts...)
 }
 
+// Or returns m when it is set (tests, runyard dev), else a Manager over Secret Manager for
+// projectID: the tenant secrets default of every function that reads or grants them.
+func Or(ctx context.Context, m secrets.Manager, projectID string) (secrets.Manager, error) {
+	if m != nil {
+		return m, nil
+	}
+	sm, err := New(ctx, projectID)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return sm, nil
+}
+
 // NewWithConfig connects to Secret Manager as cfg says. Close releases the client.
 func NewWithConfig(ctx context.Context, cfg Config, opts ...option.ClientOption) (*Manager, error) {
 	if cfg.ProjectID == "" {

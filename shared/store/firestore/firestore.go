@@ -46,6 +46,19 @@ func New(ctx context.Context, projectID string, opts ...option.ClientOption) (*S
 	return NewWithConfig(ctx, Config{ProjectID: projectID}, opts...)
 }
 
+// Or returns st when it is set (tests, runyard dev), else a Store over Firestore for cfg: the
+// store default of every function.
+func Or(ctx context.Context, st store.Store, cfg Config) (store.Store, error) {
+	if st != nil {
+		return st, nil
+	}
+	fs, err := NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return fs, nil
+}
+
 // NewWithConfig connects to the database cfg names.
 func NewWithConfig(ctx context.Context, cfg Config, opts ...option.ClientOption) (*Store, error) {
 	if cfg.ProjectID == "" {
