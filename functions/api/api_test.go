@@ -27,7 +27,7 @@ import (
 	deployrun "github.com/runyard/runyard/shared/deploy/cloudrun"
 	"github.com/runyard/runyard/shared/deploy/deploytest"
 	"github.com/runyard/runyard/shared/events/eventstest"
-	"github.com/runyard/runyard/shared/httpx"
+	"github.com/runyard/runyard/shared/httpx/httpxtest"
 	identityiam "github.com/runyard/runyard/shared/identity/iam"
 	"github.com/runyard/runyard/shared/identity/identitytest"
 	"github.com/runyard/runyard/shared/repos/repostest"
@@ -195,26 +195,11 @@ func (e *env) do(tb testing.TB, method, path, cred string, body any) *httptest.R
 // must sends a request and fails unless it gets want; it decodes the answer into out.
 func (e *env) must(tb testing.TB, want int, method, path, cred string, body, out any) {
 	tb.Helper()
-	rec := e.do(tb, method, path, cred, body)
-	if rec.Code != want {
-		tb.Fatalf("%s %s: status %d, want %d: %s", method, path, rec.Code, want, rec.Body)
-	}
-	if out != nil {
-		if err := json.Unmarshal(rec.Body.Bytes(), out); err != nil {
-			tb.Fatalf("%s %s: decode %s: %v", method, path, rec.Body, err)
-		}
-	}
+	httpxtest.Expect(tb, e.do(tb, method, path, cred, body), want, method+" "+path, out)
 }
 
 // errorCode returns the envelope's code, failing if the body is not an envelope.
-func errorCode(tb testing.TB, rec *httptest.ResponseRecorder) string {
-	tb.Helper()
-	var env httpx.Envelope
-	if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil || env.Error.Code == "" || env.Error.Message == "" {
-		tb.Fatalf("not an error envelope (%v): %s", err, rec.Body)
-	}
-	return env.Error.Code
-}
+var errorCode = httpxtest.ErrorCode
 
 type keyResp struct {
 	ID  string `json:"id"`

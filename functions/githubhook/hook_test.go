@@ -21,6 +21,7 @@ import (
 	"github.com/runyard/runyard/functions/githubhook"
 	"github.com/runyard/runyard/shared/build"
 	"github.com/runyard/runyard/shared/httpx"
+	"github.com/runyard/runyard/shared/httpx/httpxtest"
 	"github.com/runyard/runyard/shared/repos"
 	"github.com/runyard/runyard/shared/repos/repostest"
 	"github.com/runyard/runyard/shared/secrets"
@@ -180,14 +181,7 @@ func decode(tb testing.TB, rec *httptest.ResponseRecorder) githubhook.HookRespon
 	return r
 }
 
-func errorCode(tb testing.TB, rec *httptest.ResponseRecorder) string {
-	tb.Helper()
-	var env httpx.Envelope
-	if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil || env.Error.Code == "" || env.Error.Message == "" {
-		tb.Fatalf("not an error envelope (%v): %s", err, rec.Body)
-	}
-	return env.Error.Code
-}
+var errorCode = httpxtest.ErrorCode
 
 // ledger returns the number of entries in the events ledger.
 func (e *env) ledger(tb testing.TB) int {

@@ -30,6 +30,7 @@ import (
 	"github.com/runyard/runyard/shared/deploy"
 	deployrun "github.com/runyard/runyard/shared/deploy/cloudrun"
 	"github.com/runyard/runyard/shared/deploy/deploytest"
+	"github.com/runyard/runyard/shared/httpx/httpxtest"
 	"github.com/runyard/runyard/shared/runtime"
 	"github.com/runyard/runyard/shared/sources"
 	"github.com/runyard/runyard/shared/sources/gcs"
@@ -188,15 +189,7 @@ func (e *env) do(tb testing.TB, key, method, path string, body any) *httptest.Re
 // must sends a request, fails unless it gets want, and decodes the answer into out.
 func (e *env) must(tb testing.TB, want int, key, method, path string, body, out any) {
 	tb.Helper()
-	rec := e.do(tb, key, method, path, body)
-	if rec.Code != want {
-		tb.Fatalf("%s %s: status %d, want %d: %s", method, path, rec.Code, want, rec.Body)
-	}
-	if out != nil {
-		if err := json.Unmarshal(rec.Body.Bytes(), out); err != nil {
-			tb.Fatalf("%s %s: decode %s: %v", method, path, rec.Body, err)
-		}
-	}
+	httpxtest.Expect(tb, e.do(tb, key, method, path, body), want, method+" "+path, out)
 }
 
 // detail returns the {"detail"} of an error answer, failing if there is none.

@@ -20,6 +20,7 @@ import (
 	"github.com/runyard/runyard/shared/billing/stripe"
 	"github.com/runyard/runyard/shared/config"
 	"github.com/runyard/runyard/shared/httpx"
+	"github.com/runyard/runyard/shared/httpx/httpxtest"
 	"github.com/runyard/runyard/shared/store"
 	"github.com/runyard/runyard/shared/store/storetest"
 	"github.com/runyard/runyard/shared/stripemock/stripemocktest"
@@ -77,14 +78,7 @@ func (e *env) post(tb testing.TB, body []byte, sig string) *httptest.ResponseRec
 	return rec
 }
 
-func code(tb testing.TB, rec *httptest.ResponseRecorder) string {
-	tb.Helper()
-	var env httpx.Envelope
-	if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil || env.Error.Code == "" {
-		tb.Fatalf("not an error envelope: %s", rec.Body)
-	}
-	return env.Error.Code
-}
+var code = httpxtest.ErrorCode
 
 func status(tb testing.TB, rec *httptest.ResponseRecorder) string {
 	tb.Helper()
