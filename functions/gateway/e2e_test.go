@@ -2,9 +2,6 @@ package gateway_test
 
 import (
 	"bufio"
-	"crypto/sha1"
-	"encoding/base64"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +17,7 @@ import (
 	"github.com/runyard/runyard/buildpacks/ingress/proxy"
 	"github.com/runyard/runyard/shared/deploy"
 	"github.com/runyard/runyard/shared/hosts"
+	"github.com/runyard/runyard/shared/httpx/httpxtest"
 )
 
 // ingressBackend is the runtime service as domain mode deploys it: the real ingress sidecar
@@ -129,88 +127,10 @@ func TestWebSocketThroughGatewayAndSidecar(t *testing.T) {
 	})
 }
 
-// The WebSocket test codec (the ingress's tests have the same).
-
-func wsAccept(key string) string {
-	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-	return base64.StdEncoding.EncodeToString(h[:])
-}
-
-func writeFrame(w io.Writer, op byte, payload []byte, mask bool) error {
-	hdr := []byte{0x80 | op, byte(len(payload))}
-	body := payload
-	if mask {
-		hdr[1] |= 0x80
-		key := []byte{1, 2, 3, 4}
-		hdr = append(hdr, key...)
-		body = make([]byte, len(payload))
-		for i, b := range payload {
-			body[i] = b ^ key[i%4]
-		}
-	}
-	_, err := w.Write(append(hdr, body...))
-	return err
-}
-
-func readFrame(r io.Reader) (byte, []byte, error) {
-	var h [2]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return 0, nil, err
-	}
-	n := int(h[1] & 0x7f)
-	if n >= 126 {
-		var ext [2]byte
-		if _, err := io.ReadFull(r, ext[:]); err != nil {
-			return 0, nil, err
-		}
-		n = int(binary.BigEndian.Uint16(ext[:]))
-	}
-	var key [4]byte
-	masked := h[1]&0x80 != 0
-	if masked {
-		if _, err := io.ReadFull(r, key[:]); err != nil {
-			return 0, nil, err
-		}
-	}
-	payload := make([]byte, n)
-	if _, err := io.ReadFull(r, payload); err != nil {
-		return 0, nil, err
-	}
-	if masked {
-		for i := range payload {
-			payload[i] ^= key[i%4]
-		}
-	}
-	return h[0] & 0x0f, payload, nil
-}
-
-func wsEchoApp(t *testing.T, name string) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-			http.Error(w, "websocket only", http.StatusBadRequest)
-			return
-		}
-		conn, brw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
-			wsAccept(r.Header.Get("Sec-WebSocket-Key")))
-		if brw.Flush() != nil {
-			return
-		}
-		for {
-			op, payload, err := readFrame(brw.Reader)
-			if err != nil || op == 0x8 {
-				return
-			}
-			if writeFrame(conn, op, append([]byte(name+":"), payload...), false) != nil {
-				return
-			}
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv
-}
+// The WebSocket test codec and echo app are httpxtest's.
+var (
+	wsAccept   = httpxtest.WSAccept
+	writeFrame = httpxtest.WriteFrame
+	readFrame  = httpxtest.ReadFrame
+	wsEchoApp  = httpxtest.WSEcho
+)
